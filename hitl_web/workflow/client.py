@@ -1,0 +1,96 @@
+"""The client: trigger runs, notify waits, inspect and cancel runs."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from typing import Any
+
+import redis
+
+from ..config import Settings
+from ..redis import connect
+from .errors import InvalidEventData, InvalidRunId, RunExists, RunNotFound
+from .models import Run, RunStatus, Waiter
+from .registry import get_workflow
+from .runner import Engine
+from .store import dumps
+
+RUN_ID = re.compile(r"[A-Za-z0-9_\-]{1,128}")
+
+
+def new_run_id() -> str:
+    """A run id nobody can guess: 128 random bits."""
+    return "wfr_" + secrets.token_urlsafe(16)
+
+
+class Client:
+    """Talks to the engine through Redis; safe to share between threads."""
+
+    def __init__(self, connection: redis.Redis | None = None, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings.from_env()
+        if connection is None:
+            if not self.settings.redis_url:
+                raise RuntimeError("no Redis: set REDIS_URL (or HITL_REDIS_URL)")
+            connection = connect(self.settings.redis_url)
+        self.engine = Engine(connection, self.settings)
+        self.store = self.engine.store
+
+    def trigger(self, workflow_name: str, payload: Any = None, workflow_run_id: str | None = None) -> str:
+        """Start a run of ``workflow_name`` and return its id at once."""
+        wf = get_workflow(workflow_name)
+        stored = wf.validate_payload(payload)
+        try:
+            dumps(stored)
+        except (TypeError, ValueError) as exc:
+            raise InvalidEventData(f"payload is not JSON-serialisable: {exc}") from None
+        run_id = workflow_run_id or new_run_id()
+        if not RUN_ID.fullmatch(run_id):
+            raise InvalidRunId("a run id is 1-128 letters, digits, '-' or '_'")
+        if not self.store.create_run(run_id, wf.name, stored):
+            raise RunExists(f"run {run_id!r} already exists")
+        self.engine.enqueue(run_id)
+        return run_id
+
+    def notify(
+        self, event_id: str, event_data: Any = None, workflow_run_id: str | None = None,
+        *, receipt: dict[str, Any] | None = None,
+    ) -> list[Waiter]:
+        """Resolve the waits on ``event_id``; the runs notified (none: ``[]``, and nothing is stored).
+
+        With ``workflow_run_id``, only that run is notified, and if it has not reached its wait yet
+        the event is kept for it (lookback). ``receipt`` records who decided, for the run's history.
+        """
+        if not isinstance(event_id, str) or not event_id:
+            raise ValueError("event_id must be a non-empty string")
+        try:
+            dumps(event_data)
+        except (TypeError, ValueError) as exc:
+            raise InvalidEventData(f"event data is not JSON-serialisable: {exc}") from None
+        resolution = {"event_data": event_data, "timeout": False, "at": time.time(), "receipt": receipt}
+        waiters, _kept = self.store.resolve(event_id, resolution, workflow_run_id)
+        for waiter in waiters:
+            self.engine.enqueue(waiter.run_id)
+        return waiters
+
+    def get_waiters(self, event_id: str) -> list[Waiter]:
+        """Runs waiting on ``event_id`` now."""
+        return self.store.get_waiters(event_id)
+
+    def cancel(self, run_id: str) -> RunStatus:
+        """Cancel a running or waiting run; returns its status afterwards (unchanged if finished)."""
+        previous = self.store.cancel(run_id)
+        if previous == "missing":
+            raise RunNotFound(f"no run {run_id!r}")
+        if previous in {RunStatus.RUNNING.value, RunStatus.WAITING.value}:
+            return RunStatus.CANCELLED
+        return RunStatus(previous)
+
+    def get_run(self, run_id: str) -> Run:
+        """The run with its steps, open waits and outcome, or ``RunNotFound``."""
+        return self.store.get_run(run_id)
+
+    def list_runs(self, status: RunStatus | str | None = None, limit: int = 50, offset: int = 0) -> list[Run]:
+        """Runs newest first, optionally only those with ``status``."""
+        return self.store.list_runs(RunStatus(status) if status is not None else None, limit, offset)

@@ -1,0 +1,181 @@
+"""The ``context`` a workflow function receives: durable steps, waits and sleeps, replayed by position."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .durations import Duration, parse_duration
+from .errors import (
+    LeaseLost,
+    NonDeterminism,
+    NonRetryableError,
+    ResultNotSerializable,
+    RetryStep,
+    StepError,
+    Suspend,
+)
+from .middleware import fire
+from .models import Step, StepStatus, StepType, WaitResult
+from .store import apply_resolution, dumps
+
+if TYPE_CHECKING:
+    from .runner import Execution
+
+
+def to_json_value(value: Any, what: str) -> Any:
+    """``value`` as it will read back from storage, or ``ResultNotSerializable`` naming ``what``."""
+    try:
+        return json.loads(dumps(value))
+    except (TypeError, ValueError) as exc:
+        raise ResultNotSerializable(f"{what} returned a value that is not JSON-serialisable: {exc}") from None
+
+
+class WorkflowContext:
+    """Durable building blocks for one run; each call is one step, identified by its position."""
+
+    def __init__(self, execution: Execution, payload: Any) -> None:
+        self._execution = execution
+        self.workflow_run_id: str = execution.run_id
+        self.workflow_name: str = execution.workflow.name
+        self.request_payload: Any = payload
+        self._steps: list[Step] = execution.claim.steps
+        self._position = 0
+
+    # -- step API -------------------------------------------------------------------------
+    def run(self, step_name: str, fn: Callable[[], Any]) -> Any:
+        """Run ``fn`` once for this run and return its JSON result; on replay return the stored one."""
+        index, recorded = self._next(step_name, StepType.RUN)
+        if recorded is not None and recorded.status is StepStatus.COMPLETED:
+            return recorded.result
+        if recorded is not None and recorded.status is StepStatus.FAILED:
+            raise StepError(step_name, recorded.error or "failed")
+        attempt = (recorded.attempts if recorded else 0) + 1
+        step = Step(step_name, StepType.RUN, StepStatus.RUNNING, time.time(), attempts=attempt)
+        ex = self._execution
+        fire(ex.middlewares, "before_execution", context=self, step_name=step_name)
+        self._write(index, step)
+        ex.log_step(step_name, "running")
+        try:
+            value = fn()
+            if inspect.isawaitable(value):
+                value = asyncio.run(_await(value))
+            result = to_json_value(value, f"step {step_name!r}")
+        except ResultNotSerializable:
+            raise
+        except NonRetryableError as exc:
+            self._fail_step(index, step, exc, final=True)
+            raise
+        except Exception as exc:
+            final = attempt > ex.workflow.retry.retries
+            self._fail_step(index, step, exc, final=final)
+            if final:
+                raise StepError(step_name, _describe(exc)) from exc
+            raise RetryStep(step_name, attempt, exc) from exc
+        step.status, step.result, step.finished_at = StepStatus.COMPLETED, result, time.time()
+        self._write(index, step)
+        ex.log_step(step_name, "completed", step.finished_at - step.started_at)
+        fire(ex.middlewares, "after_execution", context=self, step_name=step_name, result=result)
+        return result
+
+    def wait_for_event(self, step_name: str, event_id: str, timeout: Duration = "7d") -> WaitResult:
+        """Pause until ``notify(event_id, ...)`` or ``timeout``; the run holds no worker meanwhile."""
+        seconds = parse_duration(timeout)
+        if not isinstance(event_id, str) or not event_id:
+            raise ValueError("event_id must be a non-empty string")
+        index, recorded = self._next(step_name, StepType.WAIT)
+        ex = self._execution
+        if recorded is not None and recorded.status is StepStatus.COMPLETED:
+            return _wait_result(recorded)
+        if recorded is None:
+            now = time.time()
+            step = Step(step_name, StepType.WAIT, StepStatus.WAITING, now, event_id=event_id, deadline=now + seconds)
+            fire(ex.middlewares, "before_execution", context=self, step_name=step_name)
+            state, resolution = ex.store.wait(ex.run_id, ex.token, index, step)
+            if state == "lost":
+                raise LeaseLost(ex.run_id)
+            if state == "waiting":
+                ex.log_step(step_name, "waiting")
+                fire(ex.middlewares, "on_info", context=self, info=f"waiting for event {event_id!r}")
+                raise Suspend(step_name)
+        else:
+            # Resumed: the notify (or the timeout) left its resolution on the run.
+            step = recorded
+            resolution = ex.claim.resolution if ex.claim.wait_index == index else None
+            if resolution is None:
+                raise RuntimeError(f"wait {step_name!r} was resumed without a resolution")
+        apply_resolution(step, resolution)
+        self._write(index, step, resolved=True)
+        ex.log_step(step_name, "timeout" if resolution.get("timeout") else "completed")
+        fire(ex.middlewares, "after_execution", context=self, step_name=step_name, result=step.result)
+        return _wait_result(step)
+
+    def sleep(self, step_name: str, duration: Duration) -> None:
+        """Pause the run for ``duration``, holding no worker."""
+        seconds = parse_duration(duration)
+        index, recorded = self._next(step_name, StepType.SLEEP)
+        ex = self._execution
+        if recorded is not None and recorded.status is StepStatus.COMPLETED:
+            return
+        now = time.time()
+        if recorded is None:
+            step = Step(step_name, StepType.SLEEP, StepStatus.SLEEPING, now, deadline=now + seconds)
+            fire(ex.middlewares, "before_execution", context=self, step_name=step_name)
+            if not ex.store.park(ex.run_id, ex.token, step.deadline or now, index, step):
+                raise LeaseLost(ex.run_id)
+            raise Suspend(step_name)
+        wake_at = recorded.deadline or now
+        if wake_at > now:
+            if not ex.store.park(ex.run_id, ex.token, wake_at):
+                raise LeaseLost(ex.run_id)
+            raise Suspend(step_name)
+        recorded.status, recorded.finished_at = StepStatus.COMPLETED, now
+        self._write(index, recorded)
+        fire(ex.middlewares, "after_execution", context=self, step_name=step_name, result=None)
+
+    # -- internals ------------------------------------------------------------------------
+    def _next(self, step_name: str, kind: StepType) -> tuple[int, Step | None]:
+        if not isinstance(step_name, str) or not step_name:
+            raise ValueError("step_name must be a non-empty string")
+        index = self._position
+        self._position += 1
+        recorded = self._steps[index] if index < len(self._steps) else None
+        if recorded is not None and (recorded.name != step_name or recorded.type is not kind):
+            raise NonDeterminism(
+                f"workflow {self.workflow_name!r} is not deterministic: step {index + 1} was recorded as "
+                f"{recorded.type.value} {recorded.name!r} but this execution reached "
+                f"{kind.value} {step_name!r}"
+            )
+        return index, recorded
+
+    def _write(self, index: int, step: Step, *, resolved: bool = False) -> None:
+        ex = self._execution
+        if not ex.store.write_step(ex.run_id, ex.token, index, step, resolved=resolved):
+            raise LeaseLost(ex.run_id)
+        if index < len(self._steps):
+            self._steps[index] = step
+        else:
+            self._steps.append(step)
+
+    def _fail_step(self, index: int, step: Step, exc: BaseException, *, final: bool) -> None:
+        step.status = StepStatus.FAILED if final else StepStatus.RETRYING
+        step.error, step.finished_at = _describe(exc), time.time()
+        self._write(index, step)
+        self._execution.log_step(step.name, step.status.value, step.finished_at - step.started_at)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _wait_result(step: Step) -> WaitResult:
+    result = step.result or {}
+    return WaitResult(event_data=result.get("event_data"), timeout=bool(result.get("timeout")))
+
+
+async def _await(value: Any) -> Any:
+    return await value

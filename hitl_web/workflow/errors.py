@@ -1,0 +1,78 @@
+"""Every exception the workflow engine raises, in one place."""
+
+from __future__ import annotations
+
+
+class WorkflowError(Exception):
+    """Base of the engine's errors that callers are expected to handle."""
+
+
+class UnknownWorkflow(WorkflowError):
+    """No workflow is registered under that name."""
+
+
+class InvalidPayload(WorkflowError):
+    """The trigger payload does not match the workflow's payload model."""
+
+
+class InvalidDuration(WorkflowError, ValueError):
+    """A duration is not a number of seconds or a string like ``"30s"``, ``"5m"``, ``"2h"``, ``"7d"``."""
+
+
+class InvalidEventData(WorkflowError, ValueError):
+    """Event data given to notify is not JSON-serialisable."""
+
+
+class InvalidRunId(WorkflowError, ValueError):
+    """A caller-chosen run id is malformed."""
+
+
+class RunExists(WorkflowError):
+    """A run with that id already exists."""
+
+
+class RunNotFound(WorkflowError):
+    """No run has that id."""
+
+
+class ResultNotSerializable(WorkflowError, TypeError):
+    """A step or workflow returned a value that cannot be stored as JSON."""
+
+
+class NonDeterminism(WorkflowError):
+    """On replay, the workflow reached a different step than the one recorded at that position."""
+
+
+class NonRetryableError(Exception):
+    """Raise inside a step or workflow to fail the run at once, without retries."""
+
+
+class StepError(Exception):
+    """A step failed on its last attempt; catch it in the workflow to compensate."""
+
+    def __init__(self, step_name: str, message: str) -> None:
+        super().__init__(f"step {step_name!r} failed: {message}")
+        self.step_name = step_name
+        self.message = message
+
+
+class ControlSignal(BaseException):
+    """Base of control-flow signals; a ``BaseException`` so ``except Exception`` cannot swallow it."""
+
+
+class Suspend(ControlSignal):
+    """The run is parked (waiting for an event, sleeping); this execution ends, holding no worker."""
+
+
+class RetryStep(ControlSignal):
+    """A step failed with attempts left; the run is parked until its backoff has passed."""
+
+    def __init__(self, step_name: str, attempt: int, error: BaseException) -> None:
+        super().__init__(step_name, attempt)
+        self.step_name = step_name
+        self.attempt = attempt
+        self.error = error
+
+
+class LeaseLost(ControlSignal):
+    """Another execution owns the run now, or the run was cancelled: stop without writing."""

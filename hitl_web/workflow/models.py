@@ -1,0 +1,142 @@
+"""What the engine stores and returns: statuses, steps, runs, waiters and wait results."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class RunStatus(str, Enum):
+    """Where a run is in its life."""
+
+    RUNNING = "running"
+    WAITING = "waiting"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        """True once nothing more will happen to the run."""
+        return self in {RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED}
+
+
+class StepStatus(str, Enum):
+    """Where a step is: a wait is ``waiting`` until notified or timed out."""
+
+    RUNNING = "running"
+    RETRYING = "retrying"
+    WAITING = "waiting"
+    SLEEPING = "sleeping"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+class StepType(str, Enum):
+    """What a step does."""
+
+    RUN = "run"
+    WAIT = "wait"
+    SLEEP = "sleep"
+
+
+@dataclass
+class Step:
+    """One recorded step of a run, as stored (compact JSON) in the run's step list."""
+
+    name: str
+    type: StepType
+    status: StepStatus
+    started_at: float
+    finished_at: float | None = None
+    result: Any = None
+    error: str | None = None
+    attempts: int = 0
+    event_id: str | None = None
+    deadline: float | None = None
+    # Who decided a wait and when; ``None`` for other steps and for timeouts.
+    receipt: dict[str, Any] | None = None
+
+    def to_json(self) -> str:
+        """The stored form; fields left at their default are omitted to keep waiting runs small."""
+        data: dict[str, Any] = {"name": self.name, "type": self.type.value, "status": self.status.value}
+        data["started_at"] = self.started_at
+        for key in ("finished_at", "result", "error", "event_id", "deadline", "receipt"):
+            value = getattr(self, key)
+            if value is not None:
+                data[key] = value
+        if self.attempts:
+            data["attempts"] = self.attempts
+        return json.dumps(data, separators=(",", ":"), allow_nan=False)
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> Step:
+        """Parse a stored step."""
+        data = json.loads(raw)
+        data["type"] = StepType(data["type"])
+        data["status"] = StepStatus(data["status"])
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, enums as strings."""
+        data = asdict(self)
+        data["type"] = self.type.value
+        data["status"] = self.status.value
+        return data
+
+
+@dataclass(frozen=True)
+class Waiter:
+    """A run waiting on an event id."""
+
+    run_id: str
+    event_id: str
+    step_name: str
+    deadline: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class WaitResult:
+    """What ``wait_for_event`` returns: the event's data, or ``timeout=True`` and ``None``."""
+
+    event_data: Any
+    timeout: bool
+
+
+@dataclass
+class Run:
+    """A run as ``Client.get_run`` reports it."""
+
+    run_id: str
+    workflow: str
+    status: RunStatus
+    payload: Any
+    created_at: float
+    updated_at: float
+    steps: list[Step] = field(default_factory=list)
+    waits: list[Waiter] = field(default_factory=list)
+    result: Any = None
+    error: str | None = None
+    finished_at: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, enums as strings."""
+        return {
+            "run_id": self.run_id,
+            "workflow": self.workflow,
+            "status": self.status.value,
+            "payload": self.payload,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "finished_at": self.finished_at,
+            "steps": [s.to_dict() for s in self.steps],
+            "waits": [w.to_dict() for w in self.waits],
+            "result": self.result,
+            "error": self.error,
+        }

@@ -1,0 +1,177 @@
+"""One execution of a run: the RQ job that replays recorded steps and runs the next ones inline."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import uuid
+import threading
+import time
+from typing import Any
+
+import redis
+from rq import Queue
+
+from ..config import Settings
+from .context import WorkflowContext, to_json_value
+from .errors import (
+    LeaseLost,
+    NonDeterminism,
+    NonRetryableError,
+    ResultNotSerializable,
+    RetryStep,
+    StepError,
+    Suspend,
+    UnknownWorkflow,
+)
+from .middleware import fire
+from .models import RunStatus
+from .registry import Workflow, get_workflow, load_workflows, middlewares_for
+from .store import Claim, RunStore
+
+log = logging.getLogger("hitl_web.runs")
+
+# Errors that retrying cannot fix: the run fails at once.
+FINAL_ERRORS = (StepError, NonRetryableError, NonDeterminism, ResultNotSerializable)
+
+
+class Engine:
+    """What a process needs to execute runs: the store, the queue and the settings."""
+
+    def __init__(self, connection: redis.Redis, settings: Settings) -> None:
+        self.settings = settings
+        self.redis = connection
+        self.store = RunStore(connection, settings)
+        self.queue = Queue(settings.queue_name, connection=connection)
+        # Run id and token of the execution in progress in this process, for lease renewal.
+        self.current: tuple[str, str] | None = None
+        load_workflows(settings.workflow_modules)
+
+    def enqueue(self, run_id: str) -> None:
+        """Hand the run to a worker; if this job is lost, the run's lease brings it back."""
+        job_id = uuid.uuid4().hex
+        with self.redis.pipeline() as pipe:
+            self.queue.enqueue_call(
+                execute_run, args=(run_id,), job_id=job_id, result_ttl=0, failure_ttl=3600, timeout=-1,
+                description=f"run {run_id}", pipeline=pipe,
+            )
+            # The sweep uses it to tell a job still queued from one that was lost.
+            pipe.hset(self.store.run_key(run_id), "job", job_id)
+            pipe.execute()
+
+    def still_queued(self, job_id: str) -> bool:
+        """True while the job waits in the queue (a busy queue, not a lost job)."""
+        return bool(job_id) and self.redis.lpos(self.queue.key, job_id) is not None
+
+
+_engine: Engine | None = None
+_engine_lock = threading.Lock()
+
+
+def engine_for(connection: redis.Redis) -> Engine:
+    """This process's engine, made on first use with ``connection`` and settings from the environment."""
+    global _engine
+    with _engine_lock:
+        if _engine is None:
+            _engine = Engine(connection, Settings.from_env())
+        return _engine
+
+
+def execute_run(run_id: str) -> None:
+    """RQ job: execute ``run_id`` until it finishes, waits, sleeps or must retry."""
+    from rq import get_current_job
+
+    job = get_current_job()
+    assert job is not None, "execute_run runs inside an RQ job"
+    Execution(engine_for(job.connection), run_id).execute()
+
+
+class Execution:
+    """One pass over a run's workflow function, holding the run's lease while it lasts."""
+
+    def __init__(self, engine: Engine, run_id: str) -> None:
+        self.engine = engine
+        self.store = engine.store
+        self.run_id = run_id
+        self.token = secrets.token_hex(8)
+        self.workflow: Workflow
+        self.claim: Claim
+        self.middlewares: list[Any] = []
+
+    def log_step(self, step: str, status: str, duration: float | None = None) -> None:
+        """One structured line per step transition."""
+        log.info(
+            "run=%s workflow=%s step=%s status=%s%s", self.run_id, self.workflow.name, step, status,
+            f" duration_ms={duration * 1000:.1f}" if duration is not None else "",
+        )
+
+    def execute(self) -> None:
+        """Claim the run, replay and continue it, and record how this execution ended."""
+        claim = self.store.claim(self.run_id, self.token)
+        if isinstance(claim, str):
+            log.debug("run=%s not executed: %s", self.run_id, claim)
+            return
+        self.claim = claim
+        try:
+            self.workflow = get_workflow(claim.workflow)
+        except UnknownWorkflow as exc:
+            # Not registered in this process (a deploy removed it): fail it rather than loop on it.
+            log.error("run=%s status=failed error=%r", self.run_id, str(exc))
+            self.store.finish(self.run_id, self.token, RunStatus.FAILED, error=str(exc))
+            return
+        self.middlewares = middlewares_for(self.workflow)
+        context = WorkflowContext(self, self.workflow.load_payload(claim.payload))
+        self.engine.current = (self.run_id, self.token)
+        started = time.monotonic()
+        try:
+            if not claim.started:
+                log.info("run=%s workflow=%s status=started", self.run_id, self.workflow.name)
+                fire(self.middlewares, "run_started", context=context)
+            result = to_json_value(self.workflow.fn(context), f"workflow {self.workflow.name!r}")
+        except Suspend:
+            return
+        except LeaseLost:
+            log.warning("run=%s execution %s lost the run (cancelled, or taken over)", self.run_id, self.token)
+            return
+        except RetryStep as retry:
+            self._retry(context, retry.step_name, retry.attempt, retry.error)
+            return
+        except FINAL_ERRORS as exc:
+            self._fail(context, exc)
+            return
+        except Exception as exc:
+            # An error in the workflow body, outside any step: retried like a step.
+            attempt = claim.attempts + 1
+            if attempt > self.workflow.retry.retries:
+                self._fail(context, exc)
+            else:
+                self._retry(context, "(workflow)", attempt, exc, run_attempts=attempt)
+            return
+        finally:
+            self.engine.current = None
+        fire(self.middlewares, "run_completed", context=context, result=result)
+        if self.store.finish(self.run_id, self.token, RunStatus.COMPLETED, result=result):
+            log.info(
+                "run=%s workflow=%s status=completed duration_ms=%.1f",
+                self.run_id, self.workflow.name, (time.monotonic() - started) * 1000,
+            )
+
+    def _retry(
+        self, context: WorkflowContext, step: str, attempt: int, error: BaseException, run_attempts: int | None = None,
+    ) -> None:
+        delay = self.workflow.retry.delay_before(attempt)
+        warning = f"{step} failed (attempt {attempt}), retrying in {delay:g}s: {type(error).__name__}: {error}"
+        log.warning("run=%s workflow=%s step=%s status=retrying attempt=%d", self.run_id, self.workflow.name, step, attempt)
+        fire(self.middlewares, "on_warning", context=context, warning=warning)
+        self.store.park(self.run_id, self.token, time.time() + delay, attempts=run_attempts)
+
+    def _fail(self, context: WorkflowContext, error: BaseException) -> None:
+        message = f"{type(error).__name__}: {error}"
+        log.error("run=%s workflow=%s status=failed error=%r", self.run_id, self.workflow.name, message)
+        if self.workflow.failure_function is not None:
+            try:
+                self.workflow.failure_function(context=context, error=error)
+            except Exception:
+                log.exception("run=%s failure function raised", self.run_id)
+        fire(self.middlewares, "on_error", context=context, error=error)
+        self.store.finish(self.run_id, self.token, RunStatus.FAILED, error=message)

@@ -1,0 +1,257 @@
+"""The run store: every Redis key of the engine, and the Lua scripts that change them atomically."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import redis
+
+from ..config import Settings
+from .errors import RunNotFound
+from .models import Run, RunStatus, Step, StepStatus, Waiter
+
+SCRIPTS = ("trigger", "claim", "write_step", "wait", "resolve", "sweep", "renew", "park", "finish", "cancel")
+
+
+def _text(value: bytes | str | None) -> str:
+    if value is None:
+        return ""
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON, refusing NaN and infinities (they are not JSON)."""
+    return json.dumps(value, separators=(",", ":"), allow_nan=False)
+
+
+@dataclass
+class Claim:
+    """What an execution gets when it takes a run: its inputs and the steps recorded so far."""
+
+    workflow: str
+    payload: Any
+    started: bool
+    resolution: Any
+    wait_index: int | None
+    attempts: int
+    steps: list[Step]
+
+
+class RunStore:
+    """Owns the ``<prefix>:*`` keys: runs, steps, waiters, lookback notifies and the due set."""
+
+    def __init__(self, connection: redis.Redis, settings: Settings) -> None:
+        self.redis = connection
+        self.settings = settings
+        self.prefix = settings.key_prefix
+        preamble = resources.files(__package__).joinpath("scripts/_keys.lua").read_text()
+        self._scripts = {
+            name: connection.register_script(
+                preamble + resources.files(__package__).joinpath(f"scripts/{name}.lua").read_text()
+            )
+            for name in SCRIPTS
+        }
+
+    # -- keys -------------------------------------------------------------------------------
+    def run_key(self, run_id: str) -> str:
+        """Hash of one run's fields."""
+        return f"{self.prefix}:run:{run_id}"
+
+    def steps_key(self, run_id: str) -> str:
+        """List of one run's step records, in execution order."""
+        return f"{self.prefix}:steps:{run_id}"
+
+    def waiters_key(self, event_id: str) -> str:
+        """Hash of run id -> waiter, for one event id."""
+        return f"{self.prefix}:waiters:{event_id}"
+
+    @property
+    def index_key(self) -> str:
+        """Sorted set of every run id by creation time."""
+        return f"{self.prefix}:runs"
+
+    @property
+    def due_key(self) -> str:
+        """Sorted set of run id -> when the sweep must look at it (deadline, wake-up, lease end)."""
+        return f"{self.prefix}:due"
+
+    def _call(self, name: str, *args: Any) -> Any:
+        return self._scripts[name](args=[self.prefix, *args])
+
+    def _lease_deadline(self, now: float) -> str:
+        return repr(now + self.settings.lease_seconds)
+
+    # -- writes -----------------------------------------------------------------------------
+    def create_run(self, run_id: str, workflow: str, payload: Any) -> bool:
+        """Store a new running run, due for a job now; False when the id is taken."""
+        now = time.time()
+        return bool(self._call("trigger", run_id, workflow, dumps(payload), repr(now), self._lease_deadline(now)))
+
+    def claim(self, run_id: str, token: str) -> Claim | str:
+        """Take the run for the execution ``token``; a reason string when it must not run now."""
+        now = time.time()
+        reply = self._call("claim", run_id, token, repr(now), self._lease_deadline(now))
+        state = _text(reply[0])
+        if state != "ok":
+            return state
+        workflow, payload, started, resolution, wait_index, attempts = (_text(v) for v in reply[1:7])
+        return Claim(
+            workflow=workflow,
+            payload=json.loads(payload),
+            started=started == "1",
+            resolution=json.loads(resolution) if resolution else None,
+            wait_index=int(wait_index) if wait_index else None,
+            attempts=int(attempts or 0),
+            steps=[Step.from_json(raw) for raw in reply[7:]],
+        )
+
+    def write_step(self, run_id: str, token: str, index: int, step: Step, *, resolved: bool = False) -> bool:
+        """Record ``step`` at ``index``; False when this execution no longer owns the run."""
+        now = repr(time.time())
+        return bool(self._call("write_step", run_id, token, index, step.to_json(), now, "1" if resolved else "0"))
+
+    def wait(self, run_id: str, token: str, index: int, step: Step) -> tuple[str, Any]:
+        """Register the wait ``step``; ``("resolved", resolution)`` when a lookback notify was kept."""
+        assert step.event_id is not None and step.deadline is not None
+        waiter = dumps({"step": step.name, "index": index, "deadline": step.deadline})
+        reply = self._call(
+            "wait", run_id, token, index, step.to_json(), step.event_id, repr(step.deadline),
+            repr(time.time()), waiter,
+        )
+        state = _text(reply[0])
+        return state, (json.loads(reply[1]) if state == "resolved" else None)
+
+    def resolve(self, event_id: str, resolution: Any, run_id: str | None) -> tuple[list[Waiter], bool]:
+        """Resolve the waits on ``event_id`` (only ``run_id``'s, if given); also says if it was kept."""
+        now = time.time()
+        reply = self._call("resolve", event_id, dumps(resolution), run_id or "", repr(now), self._lease_deadline(now))
+        waiters = []
+        for rid, raw in zip(reply[1::2], reply[2::2], strict=True):
+            info = json.loads(raw)
+            waiters.append(Waiter(_text(rid), event_id, info["step"], info["deadline"]))
+        return waiters, bool(reply[0])
+
+    def sweep(self, limit: int = 500) -> list[tuple[str, str, str]]:
+        """Act on everything due now; ``(run id, why, last job id)`` for each run that may need a job."""
+        now = time.time()
+        timeout = dumps({"event_data": None, "timeout": True, "at": now})
+        reply = self._call("sweep", repr(now), self._lease_deadline(now), limit, timeout)
+        return [(_text(r), _text(k), _text(j)) for r, k, j in zip(reply[0::3], reply[1::3], reply[2::3], strict=True)]
+
+    def renew(self, run_id: str, token: str) -> bool:
+        """Extend the lease of the execution ``token``; False when it lost the run."""
+        return bool(self._call("renew", run_id, token, self._lease_deadline(time.time())))
+
+    def park(
+        self, run_id: str, token: str, wake_at: float, index: int | None = None, step: Step | None = None,
+        attempts: int | None = None,
+    ) -> bool:
+        """Release the run until ``wake_at`` (a sleep or a retry backoff), recording ``step`` first."""
+        return bool(self._call(
+            "park", run_id, token, "" if index is None else index, step.to_json() if step else "",
+            repr(wake_at), repr(time.time()), "" if attempts is None else attempts,
+        ))
+
+    def finish(self, run_id: str, token: str, status: RunStatus, *, result: Any = None, error: str = "") -> bool:
+        """Mark the run completed (with ``result``) or failed (with ``error``)."""
+        field, value = ("result", dumps(result)) if status is RunStatus.COMPLETED else ("error", error)
+        return bool(self._call(
+            "finish", run_id, token, status.value, field, value, repr(time.time()), self.settings.finished_run_ttl,
+        ))
+
+    def cancel(self, run_id: str) -> str:
+        """Cancel a running or waiting run; returns the status it had (``missing`` when unknown)."""
+        return _text(self._call("cancel", run_id, repr(time.time()), self.settings.finished_run_ttl))
+
+    # -- reads ------------------------------------------------------------------------------
+    def get_waiters(self, event_id: str) -> list[Waiter]:
+        """Runs waiting on ``event_id`` now."""
+        raw = self.redis.hgetall(self.waiters_key(event_id))
+        out = []
+        for rid, value in sorted(raw.items()):
+            info = json.loads(value)
+            out.append(Waiter(_text(rid), event_id, info["step"], info["deadline"]))
+        return out
+
+    def get_run(self, run_id: str) -> Run:
+        """The run with its steps and open waits, or ``RunNotFound``."""
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hgetall(self.run_key(run_id))
+            pipe.lrange(self.steps_key(run_id), 0, -1)
+            fields, raw_steps = pipe.execute()
+        if not fields:
+            raise RunNotFound(f"no run {run_id!r}")
+        return self._build_run(run_id, {_text(k): _text(v) for k, v in fields.items()}, raw_steps)
+
+    def _build_run(self, run_id: str, f: dict[str, str], raw_steps: list[bytes]) -> Run:
+        steps = [Step.from_json(raw) for raw in raw_steps]
+        status = RunStatus(f["status"])
+        # A wait resolved by notify or timeout shows as such before its run picks the resolution up.
+        if f.get("resolution") and f.get("wait_index"):
+            index = int(f["wait_index"])
+            if index < len(steps):
+                apply_resolution(steps[index], json.loads(f["resolution"]))
+        waits = []
+        if status is RunStatus.WAITING and f.get("wait_event") and f.get("wait_index"):
+            step = steps[int(f["wait_index"])]
+            waits.append(Waiter(run_id, f["wait_event"], step.name, step.deadline or 0.0))
+        return Run(
+            run_id=run_id,
+            workflow=f["workflow"],
+            status=status,
+            payload=json.loads(f["payload"]),
+            created_at=float(f["created"]),
+            updated_at=float(f["updated"]),
+            finished_at=float(f["finished"]) if f.get("finished") else None,
+            steps=steps,
+            waits=waits,
+            result=json.loads(f["result"]) if f.get("result") else None,
+            error=f.get("error") or None,
+        )
+
+    def list_runs(self, status: RunStatus | None = None, limit: int = 50, offset: int = 0) -> list[Run]:
+        """Runs newest first, optionally only those with ``status``."""
+        out: list[Run] = []
+        skipped = 0
+        start, batch = 0, max(limit * 2, 100)
+        while len(out) < limit:
+            ids = [_text(i) for i in self.redis.zrevrange(self.index_key, start, start + batch - 1)]
+            if not ids:
+                break
+            start += batch
+            with self.redis.pipeline(transaction=False) as pipe:
+                for rid in ids:
+                    pipe.hgetall(self.run_key(rid))
+                    pipe.lrange(self.steps_key(rid), 0, -1)
+                replies = pipe.execute()
+            expired = []
+            for rid, fields, raw_steps in zip(ids, replies[0::2], replies[1::2], strict=True):
+                if not fields:
+                    expired.append(rid)
+                    continue
+                f = {_text(k): _text(v) for k, v in fields.items()}
+                if status is not None and f["status"] != status.value:
+                    continue
+                if skipped < offset:
+                    skipped += 1
+                    continue
+                out.append(self._build_run(rid, f, raw_steps))
+                if len(out) == limit:
+                    break
+            if expired:
+                # Finished runs expire with their TTL; drop them from the index as we meet them.
+                self.redis.zrem(self.index_key, *expired)
+                start -= len(expired)
+        return out
+
+
+def apply_resolution(step: Step, resolution: dict[str, Any]) -> None:
+    """Turn a waiting step into its resolved form (notified or timed out)."""
+    step.status = StepStatus.COMPLETED
+    step.finished_at = resolution.get("at")
+    step.result = {"event_data": resolution.get("event_data"), "timeout": bool(resolution.get("timeout"))}
+    step.receipt = resolution.get("receipt")

@@ -1,0 +1,160 @@
+"""Workflows used by the tests: each counts its side effects in Redis, so replays are visible."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import redis
+
+from hitl_web.workflow import NonRetryableError, WorkflowContext, WorkflowMiddleware, workflow
+
+_conn: redis.Redis | None = None
+
+
+def conn() -> redis.Redis:
+    """The test Redis (the worker's environment names it)."""
+    global _conn
+    if _conn is None:
+        _conn = redis.Redis.from_url(os.environ["REDIS_URL"], decode_responses=True)
+    return _conn
+
+
+def prefix() -> str:
+    return os.environ.get("HITL_KEY_PREFIX", "hitl")
+
+
+def count(run_id: str, what: str) -> int:
+    """Count one real execution of ``what``."""
+    return int(conn().incr(f"{prefix()}:test:count:{run_id}:{what}"))
+
+
+def counted(context: WorkflowContext, name: str, value: Any = None) -> Any:
+    return context.run(name, lambda: (count(context.workflow_run_id, name), value)[1])
+
+
+@workflow("counted")
+def counted_flow(context: WorkflowContext) -> dict[str, Any]:
+    """Two steps, a wait, two steps: every real execution is counted."""
+    counted(context, "one", 1)
+    counted(context, "two", {"two": 2})
+    decision = context.wait_for_event("approve", f"ev-{context.workflow_run_id}", timeout="1h")
+    counted(context, "three", decision.event_data)
+    counted(context, "four", [4])
+    return {"decision": decision.event_data, "timeout": decision.timeout}
+
+
+@workflow("waiter")
+def waiter_flow(context: WorkflowContext) -> dict[str, Any]:
+    """A wait whose event id and timeout come from the payload, then a counted step."""
+    payload = context.request_payload or {}
+    if payload.get("hold"):
+        context.run("hold", lambda: time.sleep(float(payload["hold"])))
+    event_id = payload.get("event_id") or f"ev-{context.workflow_run_id}"
+    result = context.wait_for_event("wait", event_id, timeout=payload.get("timeout", "1h"))
+    counted(context, "after", None)
+    return {"event_data": result.event_data, "timeout": result.timeout, "finished_at": time.time()}
+
+
+@workflow("slow")
+def slow_flow(context: WorkflowContext) -> str:
+    """A quick step, then a slow one that says which worker process runs it."""
+    counted(context, "quick", 1)
+
+    def slow() -> int:
+        count(context.workflow_run_id, "slow-started")
+        conn().rpush(f"{prefix()}:test:slow-pid:{context.workflow_run_id}", os.getpid())
+        time.sleep(float(context.request_payload.get("seconds", 2)))
+        return os.getpid()
+
+    context.run("slow", slow)
+    counted(context, "last", 3)
+    return "done"
+
+
+@workflow("renamed")
+def renamed_flow(context: WorkflowContext) -> None:
+    """The first step's name comes from Redis, so a test can change the code between executions."""
+    name = conn().get(f"{prefix()}:test:step-name:{context.workflow_run_id}") or "original-step"
+    context.run(name, lambda: 1)
+    context.wait_for_event("wait", f"ev-{context.workflow_run_id}", timeout="1h")
+
+
+def record_failure(*, context: WorkflowContext, error: BaseException) -> None:
+    conn().rpush(f"{prefix()}:test:failure:{context.workflow_run_id}", f"{type(error).__name__}|{error}")
+
+
+def record_error(*, context: WorkflowContext, error: BaseException) -> None:
+    conn().rpush(f"{prefix()}:test:on_error:{context.workflow_run_id}", str(error))
+
+
+@workflow(
+    "flaky",
+    retries=2,
+    retry_delay=0.05,
+    failure_function=record_failure,
+    middlewares=[WorkflowMiddleware("errors", {"on_error": record_error})],
+)
+def flaky_flow(context: WorkflowContext) -> None:
+    """A step that fails every time, or fails only its first ``succeed_after`` attempts."""
+    succeed_after = (context.request_payload or {}).get("succeed_after")
+
+    def step() -> str:
+        n = count(context.workflow_run_id, "attempt")
+        if succeed_after is None or n <= succeed_after:
+            raise RuntimeError(f"boom {n}")
+        return "ok"
+
+    context.run("fragile", step)
+
+
+@workflow("fatal", failure_function=record_failure)
+def fatal_flow(context: WorkflowContext) -> None:
+    """A step that raises NonRetryableError: no retries."""
+
+    def step() -> None:
+        count(context.workflow_run_id, "attempt")
+        raise NonRetryableError("do not retry")
+
+    context.run("fatal", step)
+
+
+def _hook(name: str) -> Any:
+    def callback(*, context: WorkflowContext, **kwargs: Any) -> None:
+        detail = kwargs.get("step_name", "")
+        if name == "after_execution":
+            detail = f"{detail}={kwargs['result']!r}"
+        conn().rpush(f"{prefix()}:test:hooks:{context.workflow_run_id}", f"{name}:{detail}")
+
+    return callback
+
+
+recorder = WorkflowMiddleware(
+    "recorder",
+    {h: _hook(h) for h in ("run_started", "before_execution", "after_execution", "run_completed", "on_error")},
+)
+
+
+@workflow("hooked", middlewares=[recorder])
+def hooked_flow(context: WorkflowContext) -> str:
+    """A step, a wait and a step, with every middleware callback recorded."""
+    context.run("first", lambda: 1)
+    context.wait_for_event("wait", f"ev-{context.workflow_run_id}", timeout="1h")
+    context.run("second", lambda: 2)
+    return "end"
+
+
+@workflow("sleeper")
+def sleeper_flow(context: WorkflowContext) -> float:
+    """Sleeps for the payload's seconds, then records when it woke."""
+    started = context.run("start", time.time)
+    context.sleep("nap", (context.request_payload or {}).get("seconds", 1))
+    woke = context.run("woke", time.time)
+    return float(woke - started)
+
+
+@workflow("bad-result")
+def bad_result_flow(context: WorkflowContext) -> None:
+    """A step returning something that is not JSON."""
+    context.run("not-json", lambda: {1, 2})

@@ -1,0 +1,327 @@
+"""The durable engine against a real Redis and real RQ worker processes."""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+from typing import Any
+
+import pytest
+import redis
+
+from hitl_web.workflow import Client, RunStatus, StepStatus
+from tests.conftest import Workers, wait_for_status, wait_until
+
+
+def counts(rconn: redis.Redis, client: Client, run_id: str) -> dict[str, int]:
+    prefix = f"{client.settings.key_prefix}:test:count:{run_id}:"
+    return {k[len(prefix):]: int(rconn.get(k)) for k in rconn.scan_iter(prefix + "*")}
+
+
+def test_human_in_loop_approved(client: Client, workers: Workers) -> None:
+    workers.start(1)
+    run_id = client.trigger("human-in-loop", {"userId": "ada", "action": "deploy"})
+    run = wait_for_status(client, run_id, RunStatus.WAITING)
+    assert [s.name for s in run.steps] == ["initial-processing", "wait-for-approval"]
+    assert run.waits[0].event_id == f"approval-{run_id}"
+    notified = client.notify(f"approval-{run_id}", {"approved": True})
+    assert [w.run_id for w in notified] == [run_id]
+    run = wait_for_status(client, run_id, RunStatus.COMPLETED)
+    assert [s.name for s in run.steps] == ["initial-processing", "wait-for-approval", "process-approved", "finalize"]
+    assert run.result == {"success": True, "approved": True, "workflowRunId": run_id}
+    assert run.steps[1].result == {"event_data": {"approved": True}, "timeout": False}
+
+
+def test_human_in_loop_rejected_skips_finalize(client: Client, workers: Workers) -> None:
+    workers.start(1)
+    run_id = client.trigger("human-in-loop", {"userId": "ada", "action": "deploy"})
+    wait_for_status(client, run_id, RunStatus.WAITING)
+    client.notify(f"approval-{run_id}", {"approved": False})
+    run = wait_for_status(client, run_id, RunStatus.COMPLETED)
+    assert [s.name for s in run.steps] == ["initial-processing", "wait-for-approval", "process-rejected"]
+    assert run.result == {"success": True, "approved": False, "workflowRunId": run_id}
+
+
+def test_basic_workflow_runs_three_steps(client: Client, workers: Workers) -> None:
+    workers.start(1)
+    run_id = client.trigger("basic", {"message": "hi"})
+    run = wait_for_status(client, run_id, RunStatus.COMPLETED)
+    assert [s.name for s in run.steps] == ["fetch-data", "process-data", "save-result"]
+    assert all(s.status is StepStatus.COMPLETED for s in run.steps)
+    assert run.steps[2].result == {"saved": True, "value": "HI"}
+
+
+# 1. Replay never re-executes a completed step.
+def test_replay_never_reexecutes_completed_steps(client: Client, workers: Workers, rconn: redis.Redis) -> None:
+    workers.start(1)
+    run_id = client.trigger("counted")
+    run = wait_for_status(client, run_id, RunStatus.WAITING)
+    assert counts(rconn, client, run_id) == {"one": 1, "two": 1}
+    assert run.steps[1].result == {"two": 2}
+    client.notify(f"ev-{run_id}", {"ok": "yes"})
+    run = wait_for_status(client, run_id, RunStatus.COMPLETED)
+    # The second execution replayed "one" and "two" from Redis without calling them.
+    assert counts(rconn, client, run_id) == {"one": 1, "two": 1, "three": 1, "four": 1}
+    assert run.result == {"decision": {"ok": "yes"}, "timeout": False}
+    assert run.steps[2].result == {"event_data": {"ok": "yes"}, "timeout": False}
+    assert run.steps[3].result == {"ok": "yes"}
+
+
+# 2. One worker, 1,000 runs waiting at once; all notified; all complete.
+def test_thousand_waiting_runs_hold_no_worker(client: Client, workers: Workers, rconn: redis.Redis) -> None:
+    workers.start(1)
+    n = 1000
+    started = time.monotonic()
+    run_ids = [client.trigger("counted") for _ in range(n)]
+    waiting_key = f"{client.settings.key_prefix}:waiters:ev-"
+
+    def all_waiting() -> bool:
+        return sum(1 for _ in rconn.scan_iter(waiting_key + "*", count=2000)) == n
+
+    wait_until(all_waiting, timeout=120, interval=0.2)
+    reached_wait = time.monotonic() - started
+    started = time.monotonic()
+    for run_id in run_ids:
+        assert len(client.notify(f"ev-{run_id}", {"n": run_id})) == 1
+    notified = time.monotonic() - started
+    wait_until(
+        lambda: all(client.get_run(r).status is RunStatus.COMPLETED for r in run_ids), timeout=120, interval=0.5
+    )
+    runs = {r: client.get_run(r) for r in run_ids}
+    resumed = time.monotonic() - started
+    assert all(run.status is RunStatus.COMPLETED for run in runs.values())
+    assert all(run.result == {"decision": {"n": r}, "timeout": False} for r, run in runs.items())
+    print(f"\n1000 runs: all waiting after {reached_wait:.2f}s; notify x1000 took {notified:.2f}s; "
+          f"all completed {resumed:.2f}s after the first notify")
+
+
+# 3. Notify without a waiter; notify with a run id before the wait (lookback).
+def test_notify_without_waiter_returns_empty_and_stores_nothing(client: Client, rconn: redis.Redis) -> None:
+    before = sorted(rconn.scan_iter(f"{client.settings.key_prefix}:*"))
+    assert client.notify("nobody-waits-for-this", {"approved": True}) == []
+    assert sorted(rconn.scan_iter(f"{client.settings.key_prefix}:*")) == before
+
+
+def test_notify_with_run_id_before_wait_is_kept_for_lookback(client: Client, workers: Workers) -> None:
+    workers.start(1)
+    run_id = client.trigger("waiter", {"hold": 0.5, "event_id": "early-bird", "timeout": "1h"})
+    assert client.notify("early-bird", {"approved": True}, workflow_run_id=run_id) == []
+    run = wait_for_status(client, run_id, RunStatus.COMPLETED, RunStatus.WAITING)
+    assert run.status is RunStatus.COMPLETED, "the kept notify should let the run go straight through"
+    assert run.result["event_data"] == {"approved": True}
+    assert run.result["timeout"] is False
+    assert client.get_waiters("early-bird") == []
+
+
+def test_lookback_notify_for_finished_run_is_not_kept(client: Client, workers: Workers, rconn: redis.Redis) -> None:
+    workers.start(1)
+    run_id = client.trigger("basic")
+    wait_for_status(client, run_id, RunStatus.COMPLETED)
+    assert client.notify("late", {"x": 1}, workflow_run_id=run_id) == []
+    assert not rconn.exists(f"{client.settings.key_prefix}:lookback:{run_id}")
+
+
+# 4. Exactly one outcome per wait.
+def test_fifty_concurrent_notifies_resolve_once(client: Client, workers: Workers, rconn: redis.Redis) -> None:
+    workers.start(1)
+    run_id = client.trigger("counted")
+    wait_for_status(client, run_id, RunStatus.WAITING)
+    results: list[Any] = []
+    barrier = threading.Barrier(50)
+
+    def notify(i: int) -> None:
+        barrier.wait()
+        results.append((i, client.notify(f"ev-{run_id}", {"who": i})))
+
+    threads = [threading.Thread(target=notify, args=(i,)) for i in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    winners = [(i, w) for i, w in results if w]
+    assert len(winners) == 1 and len(winners[0][1]) == 1
+    run = wait_for_status(client, run_id, RunStatus.COMPLETED)
+    assert run.result["decision"] == {"who": winners[0][0]}
+    assert counts(rconn, client, run_id)["three"] == 1
+
+
+def test_notify_racing_timeout_gives_exactly_one_outcome(client: Client, workers: Workers, rconn: redis.Redis) -> None:
+    workers.start(2)
+    n = 60
+    run_ids = [client.trigger("waiter", {"timeout": 1}) for _ in range(n)]
+    wait_until(lambda: all(client.get_run(r).status is RunStatus.WAITING for r in run_ids), timeout=30)
+    # Aim each notify at its run's deadline, so some land just before it and some just after.
+    outcomes = {}
+    for run_id in run_ids:
+        deadline = client.get_run(run_id).steps[0].deadline
+        delay = deadline - time.time() + (0.004 * ((len(outcomes) % 7) - 3))
+        if delay > 0:
+            time.sleep(delay)
+        outcomes[run_id] = client.notify(f"ev-{run_id}", {"by": "notify"})
+    kinds = set()
+    for run_id in run_ids:
+        run = wait_for_status(client, run_id, RunStatus.COMPLETED)
+        won = bool(outcomes[run_id])
+        kinds.add(won)
+        assert run.result["timeout"] is (not won)
+        assert run.result["event_data"] == ({"by": "notify"} if won else None)
+        assert counts(rconn, client, run_id) == {"after": 1}
+    print(f"\nnotify won {sum(bool(v) for v in outcomes.values())} of {n}, timeout won the rest")
+
+
+# 5. Timeouts.
+def test_timeout_fires_within_two_seconds_of_deadline(client: Client, workers: Workers) -> None:
+    workers.start(1)
+    run_ids = [client.trigger("waiter", {"timeout": "1s"}) for _ in range(20)]
+    lateness = []
+    for run_id in run_ids:
+        run = wait_for_status(client, run_id, RunStatus.COMPLETED, timeout=30)
+        assert run.result["timeout"] is True and run.result["event_data"] is None
+        wait_step = run.steps[0]
+        assert wait_step.result == {"event_data": None, "timeout": True}
+        lateness.append(wait_step.finished_at - wait_step.deadline)
+    assert max(lateness) < 2.0
+    assert min(lateness) >= 0
+    print(f"\ntimeout lateness over 20 waits: max {max(lateness) * 1000:.0f} ms, "
+          f"median {sorted(lateness)[10] * 1000:.0f} ms")
+
+
+def test_deadline_passed_while_no_worker_ran_fires_on_start(client: Client, workers: Workers) -> None:
+    (first,) = workers.start(1)
+    run_id = client.trigger("waiter", {"timeout": "1s"})
+    wait_for_status(client, run_id, RunStatus.WAITING)
+    first.send_signal(signal.SIGTERM)
+    first.wait(10)
+    time.sleep(1.5)
+    assert client.get_run(run_id).status is RunStatus.WAITING  # nobody fired it
+    workers.start(1)
+    run = wait_for_status(client, run_id, RunStatus.COMPLETED)
+    assert run.result["timeout"] is True
+
+
+# 6. A worker SIGKILLed mid-step.
+def test_worker_killed_mid_step_another_finishes(client: Client, workers: Workers, rconn: redis.Redis) -> None:
+    procs = workers.start(2)
+    run_id = client.trigger("slow", {"seconds": 1.5})
+    pid_key = f"{client.settings.key_prefix}:test:slow-pid:{run_id}"
+    first_pid = int(wait_until(lambda: rconn.lindex(pid_key, 0)))
+    victim = next(p for p in procs if p.pid == first_pid)
+    workers.kill(victim)
+    run = wait_for_status(client, run_id, RunStatus.COMPLETED, timeout=30)
+    survivor = next(p for p in procs if p is not victim)
+    assert run.steps[1].result == survivor.pid
+    c = counts(rconn, client, run_id)
+    assert c["quick"] == 1, "the step completed before the kill ran again"
+    assert c["slow-started"] == 2 and c["last"] == 1
+    assert run.steps[1].attempts == 2
+
+
+# 7. Non-determinism.
+def test_renamed_step_fails_run_naming_both(client: Client, workers: Workers, rconn: redis.Redis) -> None:
+    workers.start(1)
+    run_id = client.trigger("renamed")
+    wait_for_status(client, run_id, RunStatus.WAITING)
+    rconn.set(f"{client.settings.key_prefix}:test:step-name:{run_id}", "renamed-step")
+    client.notify(f"ev-{run_id}", {})
+    run = wait_for_status(client, run_id, RunStatus.FAILED)
+    assert "original-step" in run.error and "renamed-step" in run.error
+    assert "NonDeterminism" in run.error
+
+
+# 8. Retries, then failure; failure function and on_error once.
+def test_failing_step_retried_then_run_fails(client: Client, workers: Workers, rconn: redis.Redis) -> None:
+    workers.start(1)
+    run_id = client.trigger("flaky")
+    run = wait_for_status(client, run_id, RunStatus.FAILED)
+    assert counts(rconn, client, run_id)["attempt"] == 3  # the first try and 2 retries
+    assert run.steps[0].status is StepStatus.FAILED and run.steps[0].attempts == 3
+    assert "boom 3" in run.error
+    prefix = client.settings.key_prefix
+    time.sleep(0.3)  # nothing else may arrive
+    assert rconn.lrange(f"{prefix}:test:failure:{run_id}", 0, -1) == [
+        f"StepError|step 'fragile' failed: RuntimeError: boom 3"
+    ]
+    assert rconn.lrange(f"{prefix}:test:on_error:{run_id}", 0, -1) == ["step 'fragile' failed: RuntimeError: boom 3"]
+
+
+def test_step_that_recovers_within_retries_completes(client: Client, workers: Workers, rconn: redis.Redis) -> None:
+    workers.start(1)
+    run_id = client.trigger("flaky", {"succeed_after": 2})
+    run = wait_for_status(client, run_id, RunStatus.COMPLETED)
+    assert run.steps[0].result == "ok" and run.steps[0].attempts == 3
+    assert not rconn.exists(f"{client.settings.key_prefix}:test:failure:{run_id}")
+
+
+def test_non_retryable_error_fails_at_once(client: Client, workers: Workers, rconn: redis.Redis) -> None:
+    workers.start(1)
+    run_id = client.trigger("fatal")
+    run = wait_for_status(client, run_id, RunStatus.FAILED)
+    assert counts(rconn, client, run_id)["attempt"] == 1
+    assert "do not retry" in run.error
+
+
+def test_result_that_is_not_json_fails_clearly(client: Client, workers: Workers) -> None:
+    workers.start(1)
+    run_id = client.trigger("bad-result")
+    run = wait_for_status(client, run_id, RunStatus.FAILED)
+    assert "not-json" in run.error and "not JSON-serialisable" in run.error
+
+
+# 9. Middleware fires once per real execution, never on replay.
+def test_middleware_fires_once_per_real_execution(client: Client, workers: Workers, rconn: redis.Redis) -> None:
+    workers.start(1)
+    run_id = client.trigger("hooked")
+    wait_for_status(client, run_id, RunStatus.WAITING)
+    key = f"{client.settings.key_prefix}:test:hooks:{run_id}"
+    assert rconn.lrange(key, 0, -1) == [
+        "run_started:", "before_execution:first", "after_execution:first=1", "before_execution:wait",
+    ]
+    client.notify(f"ev-{run_id}", {"approved": True})
+    wait_for_status(client, run_id, RunStatus.COMPLETED)
+    assert rconn.lrange(key, 0, -1) == [
+        "run_started:", "before_execution:first", "after_execution:first=1", "before_execution:wait",
+        "after_execution:wait={'event_data': {'approved': True}, 'timeout': False}",
+        "before_execution:second", "after_execution:second=2", "run_completed:",
+    ]
+
+
+# 10. Cancel.
+def test_cancel_waiting_run(client: Client, workers: Workers, rconn: redis.Redis) -> None:
+    workers.start(1)
+    run_id = client.trigger("counted")
+    wait_for_status(client, run_id, RunStatus.WAITING)
+    assert client.get_waiters(f"ev-{run_id}")[0].run_id == run_id
+    assert client.cancel(run_id) is RunStatus.CANCELLED
+    run = client.get_run(run_id)
+    assert run.status is RunStatus.CANCELLED and run.waits == []
+    assert client.get_waiters(f"ev-{run_id}") == []
+    assert client.notify(f"ev-{run_id}", {"approved": True}) == []
+    time.sleep(0.3)
+    assert client.get_run(run_id).status is RunStatus.CANCELLED
+    assert "three" not in counts(rconn, client, run_id)
+    assert client.cancel(run_id) is RunStatus.CANCELLED  # cancelling again changes nothing
+
+
+def test_sleep_holds_no_worker_and_wakes(client: Client, workers: Workers) -> None:
+    workers.start(1)
+    run_id = client.trigger("sleeper", {"seconds": 0.5})
+    other = client.trigger("basic")
+    wait_for_status(client, other, RunStatus.COMPLETED)  # the one worker was free during the nap
+    run = wait_for_status(client, run_id, RunStatus.COMPLETED)
+    assert 0.5 <= run.result < 2.5
+    assert run.steps[1].status is StepStatus.COMPLETED
+
+
+def test_list_runs_newest_first_and_by_status(client: Client, workers: Workers) -> None:
+    workers.start(1)
+    done = client.trigger("basic")
+    wait_for_status(client, done, RunStatus.COMPLETED)
+    waiting = client.trigger("counted")
+    wait_for_status(client, waiting, RunStatus.WAITING)
+    assert [r.run_id for r in client.list_runs()] == [waiting, done]
+    assert [r.run_id for r in client.list_runs(status="waiting")] == [waiting]
+    assert [r.run_id for r in client.list_runs(status=RunStatus.COMPLETED)] == [done]
+    assert client.list_runs(status="failed") == []
+    assert json.loads(json.dumps(client.get_run(waiting).to_dict()))["status"] == "waiting"
