@@ -36,8 +36,12 @@ def settings(redis_server: EmbeddedRedis) -> Settings:
     """Settings with a prefix and queue of this test's own, short leases and a fast sweep."""
     name = f"t{uuid.uuid4().hex[:10]}"
     return Settings(
-        redis_url=redis_server.url, key_prefix=name, queue_name=name, lease_seconds=2.0,
-        sweep_interval=0.05, workflow_modules=TEST_MODULES,
+        redis_url=redis_server.url,
+        key_prefix=name,
+        queue_name=name,
+        lease_seconds=2.0,
+        sweep_interval=0.05,
+        workflow_modules=TEST_MODULES,
     )
 
 
@@ -56,15 +60,17 @@ def client(settings: Settings) -> Client:
 def worker_env(settings: Settings, extra: dict[str, str] | None = None) -> dict[str, str]:
     """Environment for a worker process of this test."""
     env = dict(os.environ)
-    env.update({
-        "REDIS_URL": settings.redis_url,
-        "HITL_KEY_PREFIX": settings.key_prefix,
-        "HITL_QUEUE_NAME": settings.queue_name,
-        "HITL_LEASE_SECONDS": str(settings.lease_seconds),
-        "HITL_SWEEP_INTERVAL": str(settings.sweep_interval),
-        "HITL_WORKFLOW_MODULES": ",".join(settings.workflow_modules),
-        "PYTHONPATH": str(ROOT),
-    })
+    env.update(
+        {
+            "REDIS_URL": settings.redis_url,
+            "HITL_KEY_PREFIX": settings.key_prefix,
+            "HITL_QUEUE_NAME": settings.queue_name,
+            "HITL_LEASE_SECONDS": str(settings.lease_seconds),
+            "HITL_SWEEP_INTERVAL": str(settings.sweep_interval),
+            "HITL_WORKFLOW_MODULES": ",".join(settings.workflow_modules),
+            "PYTHONPATH": str(ROOT),
+        }
+    )
     env.update(extra or {})
     return env
 
@@ -82,10 +88,23 @@ class Workers:
         for _ in range(n):
             log = open(self.tmp / f"worker-{len(self.procs)}.log", "wb")  # noqa: SIM115 (kept for the process)
             proc = subprocess.Popen(
-                [sys.executable, "-m", "rq.cli", "worker", "--worker-class", "hitl_web.workflow.worker.Worker",
-                 "--url", self.settings.redis_url, "--name", f"{self.settings.queue_name}-{uuid.uuid4().hex[:6]}",
-                 self.settings.queue_name],
-                env=worker_env(self.settings, extra_env), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                [
+                    sys.executable,
+                    "-m",
+                    "rq.cli",
+                    "worker",
+                    "--worker-class",
+                    "hitl_web.workflow.worker.Worker",
+                    "--url",
+                    self.settings.redis_url,
+                    "--name",
+                    f"{self.settings.queue_name}-{uuid.uuid4().hex[:6]}",
+                    self.settings.queue_name,
+                ],
+                env=worker_env(self.settings, extra_env),
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
             self.procs.append(proc)
             started.append(proc)
@@ -143,6 +162,7 @@ def wait_until(predicate: Callable[[], object], timeout: float = 20.0, interval:
 
 def wait_for_status(client: Client, run_id: str, *statuses: RunStatus, timeout: float = 20.0) -> Run:
     """Poll until the run reaches one of ``statuses``; returns it."""
+
     def reached() -> Run | None:
         run = client.get_run(run_id)
         return run if run.status in statuses else None

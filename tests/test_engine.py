@@ -8,7 +8,6 @@ import threading
 import time
 from typing import Any
 
-import pytest
 import redis
 
 from hitl_web.workflow import Client, RunStatus, StepStatus
@@ -17,7 +16,7 @@ from tests.conftest import Workers, wait_for_status, wait_until
 
 def counts(rconn: redis.Redis, client: Client, run_id: str) -> dict[str, int]:
     prefix = f"{client.settings.key_prefix}:test:count:{run_id}:"
-    return {k[len(prefix):]: int(rconn.get(k)) for k in rconn.scan_iter(prefix + "*")}
+    return {k[len(prefix) :]: int(rconn.get(k)) for k in rconn.scan_iter(prefix + "*")}
 
 
 def test_human_in_loop_approved(client: Client, workers: Workers) -> None:
@@ -86,15 +85,15 @@ def test_thousand_waiting_runs_hold_no_worker(client: Client, workers: Workers, 
     for run_id in run_ids:
         assert len(client.notify(f"ev-{run_id}", {"n": run_id})) == 1
     notified = time.monotonic() - started
-    wait_until(
-        lambda: all(client.get_run(r).status is RunStatus.COMPLETED for r in run_ids), timeout=120, interval=0.5
-    )
+    wait_until(lambda: all(client.get_run(r).status is RunStatus.COMPLETED for r in run_ids), timeout=120, interval=0.5)
     runs = {r: client.get_run(r) for r in run_ids}
     resumed = time.monotonic() - started
     assert all(run.status is RunStatus.COMPLETED for run in runs.values())
     assert all(run.result == {"decision": {"n": r}, "timeout": False} for r, run in runs.items())
-    print(f"\n1000 runs: all waiting after {reached_wait:.2f}s; notify x1000 took {notified:.2f}s; "
-          f"all completed {resumed:.2f}s after the first notify")
+    print(
+        f"\n1000 runs: all waiting after {reached_wait:.2f}s; notify x1000 took {notified:.2f}s; "
+        f"all completed {resumed:.2f}s after the first notify"
+    )
 
 
 # 3. Notify without a waiter; notify with a run id before the wait (lookback).
@@ -184,8 +183,10 @@ def test_timeout_fires_within_two_seconds_of_deadline(client: Client, workers: W
         lateness.append(wait_step.finished_at - wait_step.deadline)
     assert max(lateness) < 2.0
     assert min(lateness) >= 0
-    print(f"\ntimeout lateness over 20 waits: max {max(lateness) * 1000:.0f} ms, "
-          f"median {sorted(lateness)[10] * 1000:.0f} ms")
+    print(
+        f"\ntimeout lateness over 20 waits: max {max(lateness) * 1000:.0f} ms, "
+        f"median {sorted(lateness)[10] * 1000:.0f} ms"
+    )
 
 
 def test_deadline_passed_while_no_worker_ran_fires_on_start(client: Client, workers: Workers) -> None:
@@ -241,7 +242,7 @@ def test_failing_step_retried_then_run_fails(client: Client, workers: Workers, r
     prefix = client.settings.key_prefix
     time.sleep(0.3)  # nothing else may arrive
     assert rconn.lrange(f"{prefix}:test:failure:{run_id}", 0, -1) == [
-        f"StepError|step 'fragile' failed: RuntimeError: boom 3"
+        "StepError|step 'fragile' failed: RuntimeError: boom 3"
     ]
     assert rconn.lrange(f"{prefix}:test:on_error:{run_id}", 0, -1) == ["step 'fragile' failed: RuntimeError: boom 3"]
 
@@ -276,14 +277,22 @@ def test_middleware_fires_once_per_real_execution(client: Client, workers: Worke
     wait_for_status(client, run_id, RunStatus.WAITING)
     key = f"{client.settings.key_prefix}:test:hooks:{run_id}"
     assert rconn.lrange(key, 0, -1) == [
-        "run_started:", "before_execution:first", "after_execution:first=1", "before_execution:wait",
+        "run_started:",
+        "before_execution:first",
+        "after_execution:first=1",
+        "before_execution:wait",
     ]
     client.notify(f"ev-{run_id}", {"approved": True})
     wait_for_status(client, run_id, RunStatus.COMPLETED)
     assert rconn.lrange(key, 0, -1) == [
-        "run_started:", "before_execution:first", "after_execution:first=1", "before_execution:wait",
+        "run_started:",
+        "before_execution:first",
+        "after_execution:first=1",
+        "before_execution:wait",
         "after_execution:wait={'event_data': {'approved': True}, 'timeout': False}",
-        "before_execution:second", "after_execution:second=2", "run_completed:",
+        "before_execution:second",
+        "after_execution:second=2",
+        "run_completed:",
     ]
 
 

@@ -54,8 +54,12 @@ class Client:
         return run_id
 
     def notify(
-        self, event_id: str, event_data: Any = None, workflow_run_id: str | None = None,
-        *, receipt: dict[str, Any] | None = None,
+        self,
+        event_id: str,
+        event_data: Any = None,
+        workflow_run_id: str | None = None,
+        *,
+        receipt: dict[str, Any] | None = None,
     ) -> list[Waiter]:
         """Resolve the waits on ``event_id``; the runs notified (none: ``[]``, and nothing is stored).
 

@@ -26,9 +26,7 @@ def parse_duration(value: Duration) -> float:
     elif isinstance(value, str) and _WHOLE.fullmatch(value.strip()):
         seconds = sum(float(n) * _UNITS[u] for n, u in _PART.findall(value.strip()))
     else:
-        raise InvalidDuration(
-            f"invalid duration {value!r}: expected seconds or a string like '30s', '5m', '2h', '7d'"
-        )
+        raise InvalidDuration(f"invalid duration {value!r}: expected seconds or a string like '30s', '5m', '2h', '7d'")
     if not math.isfinite(seconds) or seconds < 0:
         raise InvalidDuration(f"invalid duration {value!r}: must be a finite, non-negative time")
     return seconds

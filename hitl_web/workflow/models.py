@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
-class RunStatus(str, Enum):
+class RunStatus(StrEnum):
     """Where a run is in its life."""
 
     RUNNING = "running"
@@ -23,7 +23,7 @@ class RunStatus(str, Enum):
         return self in {RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED}
 
 
-class StepStatus(str, Enum):
+class StepStatus(StrEnum):
     """Where a step is: a wait is ``waiting`` until notified or timed out."""
 
     RUNNING = "running"
@@ -34,7 +34,7 @@ class StepStatus(str, Enum):
     FAILED = "failed"
 
 
-class StepType(str, Enum):
+class StepType(StrEnum):
     """What a step does."""
 
     RUN = "run"

@@ -54,7 +54,10 @@ class Workflow:
             data = {} if payload is None else payload
             return self.payload_model.model_validate(data).model_dump(mode="json")
         except pydantic.ValidationError as exc:
-            raise InvalidPayload(f"invalid payload for workflow {self.name!r}: {exc}") from None
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or 'payload'}: {err['msg']}" for err in exc.errors()
+            )
+            raise InvalidPayload(f"invalid payload for workflow {self.name!r}: {problems}") from None
 
     def load_payload(self, stored: Any) -> Any:
         """The payload the workflow sees: a model instance when the workflow has a model."""

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 import secrets
-import uuid
 import threading
 import time
+import uuid
 from typing import Any
 
 import redis
@@ -52,8 +52,14 @@ class Engine:
         job_id = uuid.uuid4().hex
         with self.redis.pipeline() as pipe:
             self.queue.enqueue_call(
-                execute_run, args=(run_id,), job_id=job_id, result_ttl=0, failure_ttl=3600, timeout=-1,
-                description=f"run {run_id}", pipeline=pipe,
+                execute_run,
+                args=(run_id,),
+                job_id=job_id,
+                result_ttl=0,
+                failure_ttl=3600,
+                timeout=-1,
+                description=f"run {run_id}",
+                pipeline=pipe,
             )
             # The sweep uses it to tell a job still queued from one that was lost.
             pipe.hset(self.store.run_key(run_id), "job", job_id)
@@ -101,7 +107,11 @@ class Execution:
     def log_step(self, step: str, status: str, duration: float | None = None) -> None:
         """One structured line per step transition."""
         log.info(
-            "run=%s workflow=%s step=%s status=%s%s", self.run_id, self.workflow.name, step, status,
+            "run=%s workflow=%s step=%s status=%s%s",
+            self.run_id,
+            self.workflow.name,
+            step,
+            status,
             f" duration_ms={duration * 1000:.1f}" if duration is not None else "",
         )
 
@@ -153,15 +163,24 @@ class Execution:
         if self.store.finish(self.run_id, self.token, RunStatus.COMPLETED, result=result):
             log.info(
                 "run=%s workflow=%s status=completed duration_ms=%.1f",
-                self.run_id, self.workflow.name, (time.monotonic() - started) * 1000,
+                self.run_id,
+                self.workflow.name,
+                (time.monotonic() - started) * 1000,
             )
 
     def _retry(
-        self, context: WorkflowContext, step: str, attempt: int, error: BaseException, run_attempts: int | None = None,
+        self,
+        context: WorkflowContext,
+        step: str,
+        attempt: int,
+        error: BaseException,
+        run_attempts: int | None = None,
     ) -> None:
         delay = self.workflow.retry.delay_before(attempt)
         warning = f"{step} failed (attempt {attempt}), retrying in {delay:g}s: {type(error).__name__}: {error}"
-        log.warning("run=%s workflow=%s step=%s status=retrying attempt=%d", self.run_id, self.workflow.name, step, attempt)
+        log.warning(
+            "run=%s workflow=%s step=%s status=retrying attempt=%d", self.run_id, self.workflow.name, step, attempt
+        )
         fire(self.middlewares, "on_warning", context=context, warning=warning)
         self.store.park(self.run_id, self.token, time.time() + delay, attempts=run_attempts)
 

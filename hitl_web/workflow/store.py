@@ -119,8 +119,15 @@ class RunStore:
         assert step.event_id is not None and step.deadline is not None
         waiter = dumps({"step": step.name, "index": index, "deadline": step.deadline})
         reply = self._call(
-            "wait", run_id, token, index, step.to_json(), step.event_id, repr(step.deadline),
-            repr(time.time()), waiter,
+            "wait",
+            run_id,
+            token,
+            index,
+            step.to_json(),
+            step.event_id,
+            repr(step.deadline),
+            repr(time.time()),
+            waiter,
         )
         state = _text(reply[0])
         return state, (json.loads(reply[1]) if state == "resolved" else None)
@@ -147,21 +154,43 @@ class RunStore:
         return bool(self._call("renew", run_id, token, self._lease_deadline(time.time())))
 
     def park(
-        self, run_id: str, token: str, wake_at: float, index: int | None = None, step: Step | None = None,
+        self,
+        run_id: str,
+        token: str,
+        wake_at: float,
+        index: int | None = None,
+        step: Step | None = None,
         attempts: int | None = None,
     ) -> bool:
         """Release the run until ``wake_at`` (a sleep or a retry backoff), recording ``step`` first."""
-        return bool(self._call(
-            "park", run_id, token, "" if index is None else index, step.to_json() if step else "",
-            repr(wake_at), repr(time.time()), "" if attempts is None else attempts,
-        ))
+        return bool(
+            self._call(
+                "park",
+                run_id,
+                token,
+                "" if index is None else index,
+                step.to_json() if step else "",
+                repr(wake_at),
+                repr(time.time()),
+                "" if attempts is None else attempts,
+            )
+        )
 
     def finish(self, run_id: str, token: str, status: RunStatus, *, result: Any = None, error: str = "") -> bool:
         """Mark the run completed (with ``result``) or failed (with ``error``)."""
         field, value = ("result", dumps(result)) if status is RunStatus.COMPLETED else ("error", error)
-        return bool(self._call(
-            "finish", run_id, token, status.value, field, value, repr(time.time()), self.settings.finished_run_ttl,
-        ))
+        return bool(
+            self._call(
+                "finish",
+                run_id,
+                token,
+                status.value,
+                field,
+                value,
+                repr(time.time()),
+                self.settings.finished_run_ttl,
+            )
+        )
 
     def cancel(self, run_id: str) -> str:
         """Cancel a running or waiting run; returns the status it had (``missing`` when unknown)."""
@@ -219,7 +248,8 @@ class RunStore:
         skipped = 0
         start, batch = 0, max(limit * 2, 100)
         while len(out) < limit:
-            ids = [_text(i) for i in self.redis.zrevrange(self.index_key, start, start + batch - 1)]
+            raw_ids: list[bytes] = self.redis.zrevrange(self.index_key, start, start + batch - 1)  # type: ignore[assignment]
+            ids = [_text(i) for i in raw_ids]
             if not ids:
                 break
             start += batch

@@ -72,4 +72,4 @@ class Worker(SimpleWorker):
         if sweeper is not None:
             sweeper.stopped.set()
             sweeper.join(timeout=5)
-        super().teardown()
+        super().teardown()  # type: ignore[no-untyped-call]

@@ -21,7 +21,7 @@ def approval_event_id(run_id: str) -> str:
 class ApprovalRequest(BaseModel):
     """What a person is asked to approve: who asks, and for what."""
 
-    userId: str = Field(default="anonymous", min_length=1, max_length=200)  # noqa: N815 (the guide's name)
+    userId: str = Field(default="anonymous", min_length=1, max_length=200)
     action: str = Field(default="publish", min_length=1, max_length=2000)
 
 
@@ -42,8 +42,12 @@ def human_in_loop(context: WorkflowContext) -> dict[str, Any]:
     status = "approved" if approved else "rejected"
     context.run(
         f"process-{status}",
-        lambda: {"status": status, "processedAt": int(time.time() * 1000), "action": request.action,
-                 "userId": request.userId},
+        lambda: {
+            "status": status,
+            "processedAt": int(time.time() * 1000),
+            "action": request.action,
+            "userId": request.userId,
+        },
     )
     if approved:
         context.run("finalize", lambda: {"finalized": True})

@@ -1,0 +1,165 @@
+"""The ``hitl-web`` command: run the local stack, trigger, notify, list, show and cancel runs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from .config import Settings
+from .redis import EmbeddedRedis, connect
+from .workflow import Client, RunStatus, WorkflowError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Exit codes: 0 done, 1 the operation failed (unknown run, invalid payload...), 2 bad usage.
+OK, FAILED, USAGE = 0, 1, 2
+
+
+def _client() -> Client:
+    settings = Settings.from_env()
+    if not settings.redis_url:
+        raise SystemExit("hitl-web: REDIS_URL is not set (the local stack prints it when it starts)")
+    return Client(connect(settings.redis_url), settings)
+
+
+def _json_arg(text: str | None, what: str) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"{what} is not valid JSON: {exc}") from None
+
+
+def _print(data: Any) -> None:
+    print(json.dumps(data, indent=2, sort_keys=True))
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    """Start Redis (embedded unless REDIS_URL is set), then the Procfile's web and worker lines."""
+    env = dict(os.environ)
+    env.setdefault("PORT", str(args.port))
+    redis_server = None
+    if not env.get("REDIS_URL"):
+        redis_server = EmbeddedRedis(Path(args.data_dir) / "redis", port=args.redis_port or None).start()
+        env["REDIS_URL"] = redis_server.url
+    bin_dir = Path(sys.executable).parent
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
+    honcho = shutil.which("honcho", path=env["PATH"]) or "honcho"
+    print(f"hitl-web: Redis at {env['REDIS_URL']}", flush=True)
+    print(f"hitl-web: open http://127.0.0.1:{env['PORT']}/  (Ctrl-C stops everything)", flush=True)
+    proc = subprocess.Popen(
+        [honcho, "start", "-f", str(ROOT / "Procfile"), "-d", str(ROOT), "-p", env["PORT"]], env=env
+    )
+
+    def forward(signum: int, _frame: object) -> None:
+        # honcho stops web and worker on SIGINT/SIGTERM; we then stop Redis.
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT if signum == signal.SIGINT else signal.SIGTERM)
+
+    signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGTERM, forward)
+    try:
+        code = proc.wait()
+    finally:
+        if redis_server is not None:
+            redis_server.stop()
+    print("hitl-web: stopped", flush=True)
+    return OK if code in (0, -signal.SIGINT, 130) else code
+
+
+def cmd_trigger(args: argparse.Namespace) -> int:
+    """Start a run and print its id."""
+    run_id = _client().trigger(args.workflow, _json_arg(args.payload, "--payload"), args.run_id)
+    _print({"workflowRunId": run_id})
+    return OK
+
+
+def cmd_notify(args: argparse.Namespace) -> int:
+    """Notify an event id; prints the runs that were waiting on it."""
+    waiters = _client().notify(
+        args.event_id,
+        _json_arg(args.data, "--data"),
+        args.run,
+        receipt={"by": f"cli:{os.environ.get('USER', 'unknown')}", "via": "cli"},
+    )
+    _print({"notified": [w.to_dict() for w in waiters]})
+    return OK
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    """List runs, newest first."""
+    runs = _client().list_runs(args.status, limit=args.limit)
+    for run in runs:
+        print(f"{run.run_id}  {run.workflow:<16} {run.status.value:<10} steps={len(run.steps)}")
+    return OK
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    """Print one run as JSON."""
+    _print(_client().get_run(args.run_id).to_dict())
+    return OK
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    """Cancel a run."""
+    status = _client().cancel(args.run_id)
+    _print({"workflowRunId": args.run_id, "status": status.value})
+    return OK if status is RunStatus.CANCELLED else FAILED
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line's grammar."""
+    parser = argparse.ArgumentParser(prog="hitl-web", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    dev = sub.add_parser("dev", help="run Redis (embedded unless REDIS_URL), web and worker")
+    dev.add_argument("--port", type=int, default=int(os.environ.get("PORT", 5000)))
+    dev.add_argument("--redis-port", type=int, default=0)
+    dev.add_argument("--data-dir", default=os.environ.get("HITL_DATA_DIR", "var"))
+    dev.set_defaults(func=cmd_dev)
+    trigger = sub.add_parser("trigger", help="start a run")
+    trigger.add_argument("workflow")
+    trigger.add_argument("--payload")
+    trigger.add_argument("--run-id")
+    trigger.set_defaults(func=cmd_trigger)
+    notify = sub.add_parser("notify", help="notify the runs waiting on an event id")
+    notify.add_argument("event_id")
+    notify.add_argument("--data")
+    notify.add_argument("--run")
+    notify.set_defaults(func=cmd_notify)
+    runs = sub.add_parser("runs", help="list runs")
+    runs.add_argument("--status", choices=[s.value for s in RunStatus])
+    runs.add_argument("--limit", type=int, default=50)
+    runs.set_defaults(func=cmd_runs)
+    show = sub.add_parser("show", help="show a run as JSON")
+    show.add_argument("run_id")
+    show.set_defaults(func=cmd_show)
+    cancel = sub.add_parser("cancel", help="cancel a run")
+    cancel.add_argument("run_id")
+    cancel.set_defaults(func=cmd_cancel)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except argparse.ArgumentTypeError as exc:
+        parser.error(str(exc))
+    except (WorkflowError, ValueError) as exc:
+        print(f"hitl-web: {exc}", file=sys.stderr)
+        return FAILED
+    return OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""Durations, payloads, run ids and client errors: the parts that need no worker."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import redis
+
+from hitl_web.workflow import (
+    Client,
+    InvalidDuration,
+    InvalidEventData,
+    InvalidPayload,
+    InvalidRunId,
+    RunExists,
+    RunNotFound,
+    RunStatus,
+    UnknownWorkflow,
+    WorkflowMiddleware,
+    parse_duration,
+)
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [("30s", 30), ("5m", 300), ("2h", 7200), ("7d", 604800), ("1h30m", 5400), ("250ms", 0.25), (12, 12),
+     (0.5, 0.5), (timedelta(minutes=2), 120), (" 5m ", 300)],
+)
+def test_durations(value: object, seconds: float) -> None:
+    assert parse_duration(value) == pytest.approx(seconds)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", ["", "5", "5x", "m5", "-5s", "1.5.2m", -1, float("nan"), float("inf"), True, None])
+def test_malformed_durations_are_clear_errors(value: object) -> None:
+    with pytest.raises(InvalidDuration, match="invalid duration"):
+        parse_duration(value)  # type: ignore[arg-type]
+
+
+def test_invalid_payload_is_refused_at_trigger_with_pydantic_message(client: Client, redis_server: object) -> None:
+    with pytest.raises(InvalidPayload, match=r"human-in-loop.*userId"):
+        client.trigger("human-in-loop", {"userId": ["not", "a", "string"]})
+    assert client.list_runs() == []
+
+
+def test_unknown_workflow_names_the_known_ones(client: Client) -> None:
+    with pytest.raises(UnknownWorkflow, match="basic"):
+        client.trigger("nope")
+
+
+def test_run_ids(client: Client) -> None:
+    run_id = client.trigger("basic")
+    assert run_id.startswith("wfr_") and len(run_id) >= 24
+    assert client.trigger("basic", workflow_run_id="my-run-1") == "my-run-1"
+    with pytest.raises(RunExists):
+        client.trigger("basic", workflow_run_id="my-run-1")
+    with pytest.raises(InvalidRunId):
+        client.trigger("basic", workflow_run_id="../etc/passwd")
+
+
+def test_event_data_must_be_json(client: Client, rconn: redis.Redis) -> None:
+    with pytest.raises(InvalidEventData):
+        client.notify("ev", {"x": {1, 2}})
+    with pytest.raises(InvalidEventData):
+        client.notify("ev", float("nan"))
+    with pytest.raises(ValueError, match="event_id"):
+        client.notify("", {})
+
+
+def test_unknown_run(client: Client) -> None:
+    with pytest.raises(RunNotFound):
+        client.get_run("wfr_missing")
+    with pytest.raises(RunNotFound):
+        client.cancel("wfr_missing")
+
+
+def test_cancel_run_that_never_started(client: Client) -> None:
+    run_id = client.trigger("basic")
+    assert client.cancel(run_id) is RunStatus.CANCELLED
+    assert client.get_run(run_id).status is RunStatus.CANCELLED
+
+
+def test_middleware_refuses_unknown_callbacks() -> None:
+    with pytest.raises(ValueError, match="unknown middleware callbacks"):
+        WorkflowMiddleware("x", {"beforeExecution": lambda **_: None})
