@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, render_template, request
+from werkzeug.exceptions import HTTPException
 
 from .config import Settings
+from .realtime import Realtime, StreamSettings
 from .redis import connect
+from .web import api, pages, security, sockets
 from .workflow import Client
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -18,23 +22,53 @@ ROOT = Path(__file__).resolve().parent.parent
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app: defaults, then ``HITL_*`` environment variables, then ``test_config``."""
     app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
-    app.config.from_mapping(SECRET_KEY=os.environ.get("SECRET_KEY", ""), REDIS_URL=os.environ.get("REDIS_URL", ""))
+    app.config.from_mapping(
+        SECRET_KEY=os.environ.get("SECRET_KEY", ""),
+        REDIS_URL=os.environ.get("REDIS_URL", ""),
+        ENV_NAME=os.environ.get("HITL_ENV", "production"),
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        SOCK_SERVER_OPTIONS={"ping_interval": 25},
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_HTTPONLY=True,
+    )
     app.config.from_prefixed_env("HITL")
     if test_config:
         app.config.update(test_config)
-    settings = app.config.get("SETTINGS") or Settings.from_env(redis_url=app.config["REDIS_URL"])
-    app.extensions["hitl"] = Client(connect(settings.redis_url), settings)
+    if not app.config["SECRET_KEY"]:
+        if app.config["ENV_NAME"] == "production":
+            raise RuntimeError("SECRET_KEY is not set: production refuses to start without it")
+        app.config["SECRET_KEY"] = secrets.token_hex(32)  # development: sessions end with the process
 
-    @app.get("/healthz")
-    def healthz() -> tuple[dict[str, Any], int]:
-        """200 with the number of live workers while Redis answers; 503 when it does not."""
-        client: Client = app.extensions["hitl"]
-        try:
-            client.store.redis.ping()
-        except Exception as exc:
-            return {"ok": False, "redis": f"unreachable: {type(exc).__name__}"}, 503
-        from rq import Worker
+    settings: Settings = app.config.get("SETTINGS") or Settings.from_env(redis_url=app.config["REDIS_URL"])
+    connection = connect(settings.redis_url)
+    app.extensions["hitl"] = Client(connection, settings)
+    bounds = StreamSettings(max_len=settings.stream_max_len, ttl_seconds=settings.stream_ttl)
+    app.extensions["hitl_realtime"] = Realtime(connection, settings.key_prefix, bounds)
 
-        return {"ok": True, "redis": "ok", "workers": Worker.count(connection=client.store.redis)}, 200
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(api.bp)
+    sockets.sock.init_app(app)
+    app.jinja_env.globals.update(csrf_token=security.csrf_token, current_user=security.current_user)
+    app.add_url_rule("/healthz", view_func=healthz)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> tuple[Any, int]:
+        """Errors as an inline message on a page (JSON under /api)."""
+        if request.path.startswith("/api/"):
+            return {"success": False, "error": exc.description or exc.name}, exc.code or 500
+        return render_template("error.html", code=exc.code, message=exc.description or exc.name), exc.code or 500
 
     return app
+
+
+def healthz() -> tuple[dict[str, Any], int]:
+    """200 with the number of live workers while Redis answers; 503 when it does not."""
+    from flask import current_app
+    from rq import Worker
+
+    client: Client = current_app.extensions["hitl"]
+    try:
+        workers = Worker.count(connection=client.store.redis)
+    except Exception as exc:
+        return {"ok": False, "redis": f"unreachable: {type(exc).__name__}"}, 503
+    return {"ok": True, "redis": "ok", "workers": workers}, 200

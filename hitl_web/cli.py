@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -46,9 +47,19 @@ def cmd_dev(args: argparse.Namespace) -> int:
     """Start Redis (embedded unless REDIS_URL is set), then the Procfile's web and worker lines."""
     env = dict(os.environ)
     env.setdefault("PORT", str(args.port))
+    data_dir = Path(args.data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if not env.get("SECRET_KEY"):
+        # Local runs keep one key in the data folder, so sessions survive a restart of the stack.
+        key_file = data_dir / "secret_key"
+        if not key_file.exists():
+            key_file.write_text(secrets.token_hex(32))
+            key_file.chmod(0o600)
+        env["SECRET_KEY"] = key_file.read_text().strip()
+        env.setdefault("HITL_ENV", "development")
     redis_server = None
     if not env.get("REDIS_URL"):
-        redis_server = EmbeddedRedis(Path(args.data_dir) / "redis", port=args.redis_port or None).start()
+        redis_server = EmbeddedRedis(data_dir / "redis", port=args.redis_port or None).start()
         env["REDIS_URL"] = redis_server.url
     bin_dir = Path(sys.executable).parent
     env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"

@@ -24,8 +24,18 @@ from hitl_web.workflow import (
 
 @pytest.mark.parametrize(
     ("value", "seconds"),
-    [("30s", 30), ("5m", 300), ("2h", 7200), ("7d", 604800), ("1h30m", 5400), ("250ms", 0.25), (12, 12),
-     (0.5, 0.5), (timedelta(minutes=2), 120), (" 5m ", 300)],
+    [
+        ("30s", 30),
+        ("5m", 300),
+        ("2h", 7200),
+        ("7d", 604800),
+        ("1h30m", 5400),
+        ("250ms", 0.25),
+        (12, 12),
+        (0.5, 0.5),
+        (timedelta(minutes=2), 120),
+        (" 5m ", 300),
+    ],
 )
 def test_durations(value: object, seconds: float) -> None:
     assert parse_duration(value) == pytest.approx(seconds)  # type: ignore[arg-type]

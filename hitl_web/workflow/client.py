@@ -60,11 +60,13 @@ class Client:
         workflow_run_id: str | None = None,
         *,
         receipt: dict[str, Any] | None = None,
+        lookback: bool = True,
     ) -> list[Waiter]:
         """Resolve the waits on ``event_id``; the runs notified (none: ``[]``, and nothing is stored).
 
         With ``workflow_run_id``, only that run is notified, and if it has not reached its wait yet
-        the event is kept for it (lookback). ``receipt`` records who decided, for the run's history.
+        the event is kept for it (lookback; ``lookback=False`` turns that off). ``receipt`` records who
+        decided, for the run's history.
         """
         if not isinstance(event_id, str) or not event_id:
             raise ValueError("event_id must be a non-empty string")
@@ -72,8 +74,11 @@ class Client:
             dumps(event_data)
         except (TypeError, ValueError) as exc:
             raise InvalidEventData(f"event data is not JSON-serialisable: {exc}") from None
-        resolution = {"event_data": event_data, "timeout": False, "at": time.time(), "receipt": receipt}
-        waiters, _kept = self.store.resolve(event_id, resolution, workflow_run_id)
+        now = time.time()
+        if receipt is not None:
+            receipt = {"at": now, **receipt}
+        resolution = {"event_data": event_data, "timeout": False, "at": now, "receipt": receipt}
+        waiters, _kept = self.store.resolve(event_id, resolution, workflow_run_id, lookback=lookback)
         for waiter in waiters:
             self.engine.enqueue(waiter.run_id)
         return waiters

@@ -43,8 +43,14 @@ class WorkflowContext:
         self.workflow_run_id: str = execution.run_id
         self.workflow_name: str = execution.workflow.name
         self.request_payload: Any = payload
+        # For middleware that talks to the same Redis (the realtime events).
+        self.connection = execution.engine.redis
+        self.settings = execution.engine.settings
         self._steps: list[Step] = execution.claim.steps
         self._position = 0
+        # The step being executed for real, and its position: middleware reads them.
+        self.current_step: Step | None = None
+        self.current_index: int = -1
 
     # -- step API -------------------------------------------------------------------------
     def run(self, step_name: str, fn: Callable[[], Any]) -> Any:
@@ -57,8 +63,9 @@ class WorkflowContext:
         attempt = (recorded.attempts if recorded else 0) + 1
         step = Step(step_name, StepType.RUN, StepStatus.RUNNING, time.time(), attempts=attempt)
         ex = self._execution
-        fire(ex.middlewares, "before_execution", context=self, step_name=step_name)
+        # Recorded first, so whoever the hook tells (a live page) finds the step already there.
         self._write(index, step)
+        fire(ex.middlewares, "before_execution", context=self, step_name=step_name)
         ex.log_step(step_name, "running")
         try:
             value = fn()
@@ -82,8 +89,13 @@ class WorkflowContext:
         fire(ex.middlewares, "after_execution", context=self, step_name=step_name, result=result)
         return result
 
-    def wait_for_event(self, step_name: str, event_id: str, timeout: Duration = "7d") -> WaitResult:
-        """Pause until ``notify(event_id, ...)`` or ``timeout``; the run holds no worker meanwhile."""
+    def wait_for_event(
+        self, step_name: str, event_id: str, timeout: Duration = "7d", *, message: str | None = None
+    ) -> WaitResult:
+        """Pause until ``notify(event_id, ...)`` or ``timeout``; the run holds no worker meanwhile.
+
+        ``message`` is what an approver is shown (default: "Waiting for <step name>").
+        """
         seconds = parse_duration(timeout)
         if not isinstance(event_id, str) or not event_id:
             raise ValueError("event_id must be a non-empty string")
@@ -93,11 +105,21 @@ class WorkflowContext:
             return _wait_result(recorded)
         if recorded is None:
             now = time.time()
-            step = Step(step_name, StepType.WAIT, StepStatus.WAITING, now, event_id=event_id, deadline=now + seconds)
-            fire(ex.middlewares, "before_execution", context=self, step_name=step_name)
+            step = Step(
+                step_name,
+                StepType.WAIT,
+                StepStatus.WAITING,
+                now,
+                event_id=event_id,
+                deadline=now + seconds,
+                message=message if message is not None else f"Waiting for {step_name}",
+            )
             state, resolution = ex.store.wait(ex.run_id, ex.token, index, step)
             if state == "lost":
                 raise LeaseLost(ex.run_id)
+            # Fired once the wait is registered, so a page told about it can already show the prompt.
+            self._set_current(index, step)
+            fire(ex.middlewares, "before_execution", context=self, step_name=step_name)
             if state == "waiting":
                 ex.log_step(step_name, "waiting")
                 fire(ex.middlewares, "on_info", context=self, info=f"waiting for event {event_id!r}")
@@ -110,6 +132,7 @@ class WorkflowContext:
                 raise RuntimeError(f"wait {step_name!r} was resumed without a resolution")
         apply_resolution(step, resolution)
         self._write(index, step, resolved=True)
+        self._set_current(index, step)
         ex.log_step(step_name, "timeout" if resolution.get("timeout") else "completed")
         fire(ex.middlewares, "after_execution", context=self, step_name=step_name, result=step.result)
         return _wait_result(step)
@@ -124,9 +147,10 @@ class WorkflowContext:
         now = time.time()
         if recorded is None:
             step = Step(step_name, StepType.SLEEP, StepStatus.SLEEPING, now, deadline=now + seconds)
-            fire(ex.middlewares, "before_execution", context=self, step_name=step_name)
             if not ex.store.park(ex.run_id, ex.token, step.deadline or now, index, step):
                 raise LeaseLost(ex.run_id)
+            self._set_current(index, step)
+            fire(ex.middlewares, "before_execution", context=self, step_name=step_name)
             raise Suspend(step_name)
         wake_at = recorded.deadline or now
         if wake_at > now:
@@ -135,6 +159,7 @@ class WorkflowContext:
             raise Suspend(step_name)
         recorded.status, recorded.finished_at = StepStatus.COMPLETED, now
         self._write(index, recorded)
+        self._set_current(index, recorded)
         fire(ex.middlewares, "after_execution", context=self, step_name=step_name, result=None)
 
     # -- internals ------------------------------------------------------------------------
@@ -152,7 +177,11 @@ class WorkflowContext:
             )
         return index, recorded
 
+    def _set_current(self, index: int, step: Step) -> None:
+        self.current_index, self.current_step = index, step
+
     def _write(self, index: int, step: Step, *, resolved: bool = False) -> None:
+        self._set_current(index, step)
         ex = self._execution
         if not ex.store.write_step(ex.run_id, ex.token, index, step, resolved=resolved):
             raise LeaseLost(ex.run_id)

@@ -56,6 +56,8 @@ class Step:
     attempts: int = 0
     event_id: str | None = None
     deadline: float | None = None
+    # What an approver is shown while a wait is open.
+    message: str | None = None
     # Who decided a wait and when; ``None`` for other steps and for timeouts.
     receipt: dict[str, Any] | None = None
 
@@ -63,7 +65,7 @@ class Step:
         """The stored form; fields left at their default are omitted to keep waiting runs small."""
         data: dict[str, Any] = {"name": self.name, "type": self.type.value, "status": self.status.value}
         data["started_at"] = self.started_at
-        for key in ("finished_at", "result", "error", "event_id", "deadline", "receipt"):
+        for key in ("finished_at", "result", "error", "event_id", "deadline", "message", "receipt"):
             value = getattr(self, key)
             if value is not None:
                 data[key] = value

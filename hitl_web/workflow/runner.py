@@ -26,7 +26,7 @@ from .errors import (
 )
 from .middleware import fire
 from .models import RunStatus
-from .registry import Workflow, get_workflow, load_workflows, middlewares_for
+from .registry import Workflow, get_workflow, load_workflows, middlewares_for, use
 from .store import Claim, RunStore
 
 log = logging.getLogger("hitl_web.runs")
@@ -46,6 +46,9 @@ class Engine:
         # Run id and token of the execution in progress in this process, for lease renewal.
         self.current: tuple[str, str] | None = None
         load_workflows(settings.workflow_modules)
+        from ..realtime.middleware import realtime_middleware
+
+        use(realtime_middleware)  # every workflow's progress goes to its live page
 
     def enqueue(self, run_id: str) -> None:
         """Hand the run to a worker; if this job is lost, the run's lease brings it back."""
@@ -159,7 +162,8 @@ class Execution:
             return
         finally:
             self.engine.current = None
-        fire(self.middlewares, "run_completed", context=context, result=result)
+        # Hooks fire only for the execution that recorded the outcome: once, and after the state
+        # they announce is visible to every reader.
         if self.store.finish(self.run_id, self.token, RunStatus.COMPLETED, result=result):
             log.info(
                 "run=%s workflow=%s status=completed duration_ms=%.1f",
@@ -167,6 +171,7 @@ class Execution:
                 self.workflow.name,
                 (time.monotonic() - started) * 1000,
             )
+            fire(self.middlewares, "run_completed", context=context, result=result)
 
     def _retry(
         self,
@@ -186,6 +191,8 @@ class Execution:
 
     def _fail(self, context: WorkflowContext, error: BaseException) -> None:
         message = f"{type(error).__name__}: {error}"
+        if not self.store.finish(self.run_id, self.token, RunStatus.FAILED, error=message):
+            return
         log.error("run=%s workflow=%s status=failed error=%r", self.run_id, self.workflow.name, message)
         if self.workflow.failure_function is not None:
             try:
@@ -193,4 +200,3 @@ class Execution:
             except Exception:
                 log.exception("run=%s failure function raised", self.run_id)
         fire(self.middlewares, "on_error", context=context, error=error)
-        self.store.finish(self.run_id, self.token, RunStatus.FAILED, error=message)

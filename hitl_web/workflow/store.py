@@ -132,10 +132,20 @@ class RunStore:
         state = _text(reply[0])
         return state, (json.loads(reply[1]) if state == "resolved" else None)
 
-    def resolve(self, event_id: str, resolution: Any, run_id: str | None) -> tuple[list[Waiter], bool]:
+    def resolve(
+        self, event_id: str, resolution: Any, run_id: str | None, *, lookback: bool = True
+    ) -> tuple[list[Waiter], bool]:
         """Resolve the waits on ``event_id`` (only ``run_id``'s, if given); also says if it was kept."""
         now = time.time()
-        reply = self._call("resolve", event_id, dumps(resolution), run_id or "", repr(now), self._lease_deadline(now))
+        reply = self._call(
+            "resolve",
+            event_id,
+            dumps(resolution),
+            run_id or "",
+            repr(now),
+            self._lease_deadline(now),
+            "1" if lookback else "0",
+        )
         waiters = []
         for rid, raw in zip(reply[1::2], reply[2::2], strict=True):
             info = json.loads(raw)

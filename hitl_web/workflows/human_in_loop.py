@@ -35,7 +35,12 @@ def human_in_loop(context: WorkflowContext) -> dict[str, Any]:
     )
     # HITL_APPROVAL_TIMEOUT lets tests and demos use a short deadline.
     timeout = os.environ.get("HITL_APPROVAL_TIMEOUT", "5m")
-    decision = context.wait_for_event(WAIT_STEP, approval_event_id(context.workflow_run_id), timeout=timeout)
+    decision = context.wait_for_event(
+        WAIT_STEP,
+        approval_event_id(context.workflow_run_id),
+        timeout=timeout,
+        message=f'Approve "{request.action}" for {request.userId}?',
+    )
     if decision.timeout:
         return {"success": False, "reason": "timeout"}
     approved = bool(isinstance(decision.event_data, dict) and decision.event_data.get("approved") is True)

@@ -1,4 +1,5 @@
--- ARGV: prefix, event id, resolution json, run id ('' for every waiter), now, lease deadline
+-- ARGV: prefix, event id, resolution json, run id ('' for every waiter), now, lease deadline,
+--       '1' to keep the resolution for the run when it is not waiting yet
 -- Notify: every run waiting on the event id (or just the given run) takes the resolution and is due
 -- to run again. With a run id and no wait yet, the resolution is kept for that run (lookback).
 -- Returns {kept, run id, waiter json, run id, waiter json, ...}.
@@ -20,7 +21,7 @@ for _, id in ipairs(ids) do
       table.insert(out, id)
       table.insert(out, waiter)
     end
-  elseif only ~= '' and (f[1] == 'running' or f[1] == 'waiting') then
+  elseif only ~= '' and ARGV[7] == '1' and (f[1] == 'running' or f[1] == 'waiting') then
     redis.call('HSET', lookback_key(id), event_id, resolution)
     out[1] = 1
   end

@@ -1,0 +1,31 @@
+"""gunicorn settings for the ``web`` process (``gunicorn -c python:hitl_web.gunicorn_conf``)."""
+
+from __future__ import annotations
+
+import os
+import signal
+from typing import Any
+
+bind = f"0.0.0.0:{os.environ.get('PORT', '5000')}"
+# Each open WebSocket holds a thread of a gthread worker.
+worker_class = os.environ.get("HITL_WEB_WORKER_CLASS", "gthread")
+workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
+threads = int(os.environ.get("WEB_THREADS", "128"))
+graceful_timeout = int(os.environ.get("HITL_GRACEFUL_TIMEOUT", "10"))
+control_socket_disable = True
+accesslog = os.environ.get("HITL_ACCESS_LOG") or None
+
+
+def post_worker_init(worker: Any) -> None:
+    """On stop signals, tell open sockets first, so they close with 1012 and browsers reconnect."""
+    from hitl_web.web.sockets import SHUTDOWN
+
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+        previous = signal.getsignal(signum)
+
+        def handler(sig: int, frame: Any, previous: Any = previous) -> None:
+            SHUTDOWN.set()
+            if callable(previous):
+                previous(sig, frame)
+
+        signal.signal(signum, handler)

@@ -1,0 +1,96 @@
+"""The realtime events, as pydantic models keyed by their wire name (``workflow.stepFinish`` ...)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+
+class EventData(BaseModel):
+    """Base of every event's data; field names are the guide's camelCase wire names."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class RunStart(EventData):
+    workflow: str
+
+
+class StepStart(EventData):
+    stepName: str
+    index: int
+    type: Literal["run", "wait", "sleep"] = "run"
+
+
+class StepFinish(EventData):
+    stepName: str
+    index: int = -1
+    result: Any = None
+
+
+class StepFail(EventData):
+    stepName: str
+    index: int = -1
+    error: str
+    final: bool = True
+
+
+class WaitingForInput(EventData):
+    eventId: str
+    message: str
+    stepName: str = ""
+    index: int = -1
+    deadline: float | None = None
+
+
+class InputResolved(EventData):
+    eventId: str
+    stepName: str = ""
+    index: int = -1
+    timeout: bool = False
+    decision: Any = None
+    decidedBy: str | None = None
+    decidedAt: float | None = None
+
+
+class RunFinish(EventData):
+    status: Literal["success", "failed", "cancelled"] = "success"
+    error: str | None = None
+
+
+SCHEMA: dict[str, type[EventData]] = {
+    "workflow.runStart": RunStart,
+    "workflow.stepStart": StepStart,
+    "workflow.stepFinish": StepFinish,
+    "workflow.stepFail": StepFail,
+    "workflow.waitingForInput": WaitingForInput,
+    "workflow.inputResolved": InputResolved,
+    "workflow.runFinish": RunFinish,
+}
+
+
+class InvalidEvent(ValueError):
+    """An event name outside the schema, or data of the wrong shape."""
+
+
+class Event(BaseModel):
+    """One event as stored and delivered: its name, run, time and validated data."""
+
+    name: str
+    runId: str
+    ts: float
+    data: dict[str, Any]
+
+
+def validate(name: str, data: dict[str, Any] | BaseModel) -> dict[str, Any]:
+    """``data`` checked against the model for ``name``, as plain JSON data."""
+    model = SCHEMA.get(name)
+    if model is None:
+        raise InvalidEvent(f"unknown event {name!r}; known: {', '.join(SCHEMA)}")
+    try:
+        raw = data.model_dump() if isinstance(data, BaseModel) else data
+        return model.model_validate(raw).model_dump(mode="json")
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'data'}: {e['msg']}" for e in exc.errors())
+        raise InvalidEvent(f"invalid data for {name}: {problems}") from None

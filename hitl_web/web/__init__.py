@@ -1,0 +1,1 @@
+"""The web layer: pages, forms, JSON API and live sockets."""

@@ -1,0 +1,158 @@
+"""The JSON API of the guide: trigger, notify, and reading runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, request
+from werkzeug.exceptions import HTTPException
+
+from ..workflow import (
+    InvalidEventData,
+    InvalidPayload,
+    InvalidRunId,
+    Run,
+    RunExists,
+    RunNotFound,
+    RunStatus,
+    UnknownWorkflow,
+)
+from .state import client
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+JSONResponse = tuple[dict[str, Any], int]
+
+
+class BadRequest(Exception):
+    """A request the API refuses, with its status and the JSON body to answer."""
+
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        super().__init__(body.get("error"))
+        self.status, self.body = status, body
+
+
+@bp.errorhandler(BadRequest)
+def bad_request(exc: BadRequest) -> JSONResponse:
+    """Refusals as JSON."""
+    return exc.body, exc.status
+
+
+@bp.errorhandler(HTTPException)
+def http_error(exc: HTTPException) -> JSONResponse:
+    """Every HTTP error of the API as JSON, never an HTML page."""
+    return {"success": False, "error": exc.description or exc.name}, exc.code or 500
+
+
+def json_body() -> dict[str, Any]:
+    """The request's JSON object, or a 400 saying what is wrong with it."""
+    body = request.get_json(silent=True)
+    if body is None:
+        raise BadRequest(400, {"success": False, "error": "the body must be JSON (Content-Type: application/json)"})
+    if not isinstance(body, dict):
+        raise BadRequest(400, {"success": False, "error": "the body must be a JSON object"})
+    return body
+
+
+def run_json(run: Run) -> dict[str, Any]:
+    """A run in the API's camelCase shape."""
+    return {
+        "workflowRunId": run.run_id,
+        "workflowType": run.workflow,
+        "status": run.status.value,
+        "payload": run.payload,
+        "createdAt": run.created_at,
+        "updatedAt": run.updated_at,
+        "finishedAt": run.finished_at,
+        "steps": [
+            {
+                "stepName": s.name,
+                "type": s.type.value,
+                "status": s.status.value,
+                "result": s.result,
+                "error": s.error,
+                "attempts": s.attempts,
+                "startedAt": s.started_at,
+                "finishedAt": s.finished_at,
+                **({"eventId": s.event_id, "message": s.message, "deadline": s.deadline} if s.event_id else {}),
+                **({"receipt": s.receipt} if s.receipt else {}),
+            }
+            for s in run.steps
+        ],
+        "waiting": [
+            {
+                "eventId": w.event_id,
+                "stepName": w.step_name,
+                "deadline": w.deadline,
+                "message": next((s.message for s in run.steps if s.event_id == w.event_id), None),
+            }
+            for w in run.waits
+        ],
+        "result": run.result,
+        "error": run.error,
+    }
+
+
+@bp.post("/trigger")
+def trigger() -> JSONResponse:
+    """Start a run: ``{"workflowType": ..., "payload": {...}}`` -> ``{"workflowRunId": ...}``."""
+    body = json_body()
+    workflow_type = body.get("workflowType")
+    if not isinstance(workflow_type, str) or not workflow_type:
+        raise BadRequest(400, {"error": "workflowType is required"})
+    run_id = body.get("workflowRunId")
+    if run_id is not None and not isinstance(run_id, str):
+        raise BadRequest(400, {"error": "workflowRunId must be a string"})
+    try:
+        run_id = client().trigger(workflow_type, body.get("payload"), run_id)
+    except (UnknownWorkflow, InvalidPayload, InvalidRunId, InvalidEventData) as exc:
+        raise BadRequest(400, {"error": str(exc)}) from None
+    except RunExists as exc:
+        raise BadRequest(409, {"error": str(exc)}) from None
+    return {"workflowRunId": run_id}, 200
+
+
+@bp.post("/notify")
+def notify() -> JSONResponse:
+    """Notify an event id: ``{"eventId", "eventData", "workflowRunId"?}`` -> the runs resumed."""
+    body = json_body()
+    event_id = body.get("eventId")
+    if not event_id:
+        raise BadRequest(400, {"success": False, "error": "eventId is required"})
+    if not isinstance(event_id, str):
+        raise BadRequest(400, {"success": False, "error": "eventId must be a string"})
+    run_id = body.get("workflowRunId")
+    if run_id is not None and not isinstance(run_id, str):
+        raise BadRequest(400, {"success": False, "error": "workflowRunId must be a string"})
+    receipt = {"by": "api", "via": "api", "ip": request.remote_addr}
+    try:
+        waiters = client().notify(event_id, body.get("eventData"), run_id or None, receipt=receipt)
+    except (InvalidEventData, ValueError) as exc:
+        raise BadRequest(400, {"success": False, "error": str(exc)}) from None
+    notified = [
+        {"workflowRunId": w.run_id, "eventId": w.event_id, "stepName": w.step_name, "deadline": w.deadline}
+        for w in waiters
+    ]
+    return {"success": True, "notified": notified}, 200
+
+
+@bp.get("/runs/<run_id>")
+def get_run(run_id: str) -> JSONResponse:
+    """One run, with its steps, open waits and outcome."""
+    try:
+        return run_json(client().get_run(run_id)), 200
+    except RunNotFound:
+        raise BadRequest(404, {"error": f"no run {run_id!r}"}) from None
+
+
+@bp.get("/runs")
+def list_runs() -> JSONResponse:
+    """Runs, newest first; ``?status=waiting`` filters, ``?limit=`` bounds (max 200)."""
+    status = request.args.get("status")
+    if status is not None and status not in {s.value for s in RunStatus}:
+        raise BadRequest(400, {"error": f"unknown status {status!r}"})
+    try:
+        limit = min(200, max(1, int(request.args.get("limit", 50))))
+    except ValueError:
+        raise BadRequest(400, {"error": "limit must be a number"}) from None
+    return {"runs": [run_json(r) for r in client().list_runs(status, limit=limit)]}, 200

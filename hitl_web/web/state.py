@@ -1,0 +1,18 @@
+"""The app's handles on the engine and the realtime channels."""
+
+from __future__ import annotations
+
+from flask import current_app
+
+from ..realtime import Realtime
+from ..workflow import Client
+
+
+def client() -> Client:
+    """The engine client of this app."""
+    return current_app.extensions["hitl"]  # type: ignore[no-any-return]
+
+
+def realtime() -> Realtime:
+    """The realtime channels of this app."""
+    return current_app.extensions["hitl_realtime"]  # type: ignore[no-any-return]

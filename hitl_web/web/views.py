@@ -1,0 +1,181 @@
+"""What the templates show: runs, steps and approval prompts turned into plain view objects."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ..workflow import Run, RunStatus, Step, StepStatus, StepType
+
+
+def fmt_time(ts: float | None) -> str:
+    """A timestamp as UTC ``HH:MM:SS``; empty for none."""
+    if not ts:
+        return ""
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def as_json_text(value: Any) -> str:
+    """A result as readable JSON text (escaped later by the template, like any untrusted text)."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+@dataclass
+class ApprovalView:
+    """An approval prompt: pending, decided (by whom, what, when), expired or closed."""
+
+    run_id: str
+    index: int
+    event_id: str
+    message: str
+    deadline: float | None
+    state: str  # pending | decided | expired | closed
+    decision: str = ""
+    decided_by: str = ""
+    decided_at: str = ""
+    comment: str = ""
+
+    @property
+    def dom_id(self) -> str:
+        """Stable element id of this prompt."""
+        return f"approval-{self.index}"
+
+    @property
+    def deadline_text(self) -> str:
+        """When the prompt expires."""
+        return fmt_time(self.deadline)
+
+
+@dataclass
+class StepView:
+    """One row of the steps table."""
+
+    index: int
+    name: str
+    type: str
+    status: str
+    result: str
+    error: str
+    started_at: str
+    duration: str
+    attempts: int
+
+    @property
+    def dom_id(self) -> str:
+        """Stable element id of this row."""
+        return f"step-{self.index}"
+
+
+@dataclass
+class RunView:
+    """A run as its page shows it."""
+
+    run_id: str
+    workflow: str
+    status: str
+    created_at: str
+    finished: bool
+    outcome: str  # approved / rejected / timeout / success / failed / cancelled, or ""
+    result: str
+    error: str
+    steps: list[StepView]
+    approvals: list[ApprovalView]
+
+    @property
+    def pending(self) -> list[ApprovalView]:
+        """Prompts still waiting for a decision."""
+        return [a for a in self.approvals if a.state == "pending"]
+
+
+def step_view(index: int, step: Step) -> StepView:
+    """A stored step as a row."""
+    duration = ""
+    if step.finished_at and step.started_at:
+        duration = f"{(step.finished_at - step.started_at) * 1000:.0f} ms"
+    result = ""
+    if step.status is StepStatus.COMPLETED and step.type is not StepType.SLEEP:
+        result = as_json_text(step.result)
+    return StepView(
+        index=index,
+        name=step.name,
+        type=step.type.value,
+        status=step.status.value,
+        result=result,
+        error=step.error or "",
+        started_at=fmt_time(step.started_at),
+        duration=duration,
+        attempts=step.attempts,
+    )
+
+
+def approval_view(run: Run, index: int, step: Step) -> ApprovalView:
+    """A wait step as an approval prompt."""
+    view = ApprovalView(
+        run_id=run.run_id,
+        index=index,
+        event_id=step.event_id or "",
+        message=step.message or f"Waiting for {step.name}",
+        deadline=step.deadline,
+        state="pending",
+    )
+    result = step.result if isinstance(step.result, dict) else {}
+    if step.status is StepStatus.COMPLETED and result.get("timeout"):
+        view.state = "expired"
+    elif step.status is StepStatus.COMPLETED:
+        receipt = step.receipt or {}
+        view.state = "decided"
+        view.decision = describe_decision(result.get("event_data"))
+        view.decided_by = str(receipt.get("by") or "someone (no receipt)")
+        view.decided_at = fmt_time(receipt.get("at") or step.finished_at)
+        view.comment = str(receipt.get("comment") or "")
+    elif run.status.finished:
+        view.state = "closed"
+    return view
+
+
+def describe_decision(event_data: Any) -> str:
+    """``approved`` / ``rejected`` for the guide's decision data, else the data as JSON."""
+    if isinstance(event_data, dict) and isinstance(event_data.get("approved"), bool):
+        return "approved" if event_data["approved"] else "rejected"
+    return as_json_text(event_data)
+
+
+def run_view(run: Run) -> RunView:
+    """A run as its page shows it."""
+    approvals = [approval_view(run, i, s) for i, s in enumerate(run.steps) if s.type is StepType.WAIT]
+    outcome = ""
+    if run.status is RunStatus.COMPLETED:
+        result = run.result if isinstance(run.result, dict) else {}
+        if result.get("reason") == "timeout":
+            outcome = "timeout"
+        elif isinstance(result.get("approved"), bool):
+            outcome = "approved" if result["approved"] else "rejected"
+        else:
+            outcome = "success"
+    elif run.status.finished:
+        outcome = run.status.value
+    return RunView(
+        run_id=run.run_id,
+        workflow=run.workflow,
+        status=run.status.value,
+        created_at=fmt_time(run.created_at),
+        finished=run.status.finished,
+        outcome=outcome,
+        result=as_json_text(run.result) if run.status is RunStatus.COMPLETED else "",
+        error=run.error or "",
+        steps=[step_view(i, s) for i, s in enumerate(run.steps)],
+        approvals=approvals,
+    )
+
+
+def age(ts: float) -> str:
+    """How long ago, roughly."""
+    seconds = max(0, int(time.time() - ts))
+    if seconds < 60:
+        return f"{seconds}s ago"
+    if seconds < 3600:
+        return f"{seconds // 60}m ago"
+    return f"{seconds // 3600}h ago"
