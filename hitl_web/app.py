@@ -62,13 +62,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 def healthz() -> tuple[dict[str, Any], int]:
-    """200 with the number of live workers while Redis answers; 503 when it does not."""
+    """200 with the number of live workers on the run queue while Redis answers; 503 when it does not."""
     from flask import current_app
     from rq import Worker
 
     client: Client = current_app.extensions["hitl"]
     try:
-        workers = Worker.count(connection=client.store.redis)
+        workers = Worker.count(queue=client.engine.queue)
     except Exception as exc:
         return {"ok": False, "redis": f"unreachable: {type(exc).__name__}"}, 503
     return {"ok": True, "redis": "ok", "workers": workers}, 200

@@ -7,15 +7,18 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import redis
+from flask import Flask
 
+from hitl_web import create_app
 from hitl_web.config import Settings
-from hitl_web.redis import EmbeddedRedis, connect
+from hitl_web.redis import EmbeddedRedis, connect, free_port
 from hitl_web.workflow import Client, Run, RunStatus
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -168,3 +171,73 @@ def wait_for_status(client: Client, run_id: str, *statuses: RunStatus, timeout: 
         return run if run.status in statuses else None
 
     return wait_until(reached, timeout)  # type: ignore[return-value]
+
+
+class WebServer:
+    """A real gunicorn ``web`` process (the Procfile's settings) on a free port."""
+
+    def __init__(self, settings: Settings, tmp: Path, extra_env: dict[str, str] | None = None) -> None:
+        self.settings = settings
+        self.tmp = tmp
+        self.port = free_port()
+        self.extra_env = extra_env or {}
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> WebServer:
+        env = worker_env(self.settings, {"PORT": str(self.port), "SECRET_KEY": "test-secret", **self.extra_env})
+        log = open(self.tmp / f"web-{self.port}-{self.starts}.log", "wb")  # noqa: SIM115 (kept for the process)
+        self.starts += 1
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "python:hitl_web.gunicorn_conf", "hitl_web:create_app()"],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gunicorn exited: {self.logs()[-3000:]}")
+            try:
+                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as resp:
+                    if resp.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("gunicorn did not answer /healthz in 20 s")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def logs(self) -> str:
+        return "\n".join(p.read_text(errors="replace") for p in sorted(self.tmp.glob("web-*.log")))
+
+
+@pytest.fixture
+def web(settings: Settings, tmp_path: Path, workers: Workers, request: pytest.FixtureRequest) -> Iterator[WebServer]:
+    """A real gunicorn web process and one real worker, on this test's namespace."""
+    workers.start(1)
+    server = WebServer(settings, tmp_path).start()
+    yield server
+    server.stop()
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        sys.stderr.write("--- web logs (last 6000 characters) ---\n" + server.logs()[-6000:])
+
+
+@pytest.fixture
+def app(settings: Settings) -> Flask:
+    """The Flask app on this test's namespace (for the test client)."""
+    return create_app({"TESTING": True, "SECRET_KEY": "test-secret", "SETTINGS": settings})

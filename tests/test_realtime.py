@@ -1,0 +1,107 @@
+"""Realtime channels: the event schema, bounded streams, history, and resuming from a stream id."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+
+from hitl_web.realtime import SCHEMA, InvalidEvent, Realtime, StreamSettings
+from hitl_web.workflow import Client, RunStatus
+from tests.conftest import Workers, wait_for_status
+
+
+@pytest.fixture
+def realtime(client: Client) -> Realtime:
+    return Realtime(client.store.redis, client.settings.key_prefix, StreamSettings(max_len=50, ttl_seconds=60))
+
+
+def test_schema_has_the_guides_events() -> None:
+    assert set(SCHEMA) == {
+        "workflow.runStart",
+        "workflow.stepStart",
+        "workflow.stepFinish",
+        "workflow.stepFail",
+        "workflow.waitingForInput",
+        "workflow.inputResolved",
+        "workflow.runFinish",
+    }
+
+
+def test_emit_validates_name_and_shape(realtime: Realtime) -> None:
+    channel = realtime.channel("wfr_x")
+    with pytest.raises(InvalidEvent, match=r"unknown event 'workflow\.nope'"):
+        channel.emit("workflow.nope", {})
+    with pytest.raises(InvalidEvent, match="eventId: Field required"):
+        channel.emit("workflow.waitingForInput", {"message": "hi"})
+    with pytest.raises(InvalidEvent, match="status"):
+        channel.emit("workflow.runFinish", {"status": "exploded"})
+    with pytest.raises(InvalidEvent, match="Extra inputs"):
+        channel.emit("workflow.stepFinish", {"stepName": "a", "surprise": 1})
+    assert channel.history() == []  # nothing invalid was stored
+
+
+def test_every_event_carries_run_id_and_time(realtime: Realtime) -> None:
+    channel = realtime.channel("wfr_y")
+    channel.emit("workflow.stepFinish", {"stepName": "a", "index": 0, "result": {"n": 1}})
+    ((_, event),) = channel.history()
+    assert event.name == "workflow.stepFinish" and event.runId == "wfr_y" and event.ts > 0
+    assert event.data == {"stepName": "a", "index": 0, "result": {"n": 1}}
+
+
+def test_stream_is_bounded_and_expires(realtime: Realtime, rconn: redis.Redis) -> None:
+    channel = realtime.channel("wfr_z")
+    for i in range(500):
+        channel.emit("workflow.stepStart", {"stepName": f"s{i}", "index": i})
+    length = rconn.xlen(channel.key)
+    assert 50 <= length < 200  # approximate trimming keeps it near max_len
+    assert 0 < rconn.ttl(channel.key) <= 60
+    assert channel.history()[-1][1].data["stepName"] == "s499"
+
+
+def test_history_resumes_after_a_stream_id(realtime: Realtime) -> None:
+    channel = realtime.channel("wfr_h")
+    ids = [channel.emit("workflow.stepStart", {"stepName": f"s{i}", "index": i}) for i in range(5)]
+    assert [i for i, _ in channel.history(after=ids[1])] == ids[2:]
+    assert channel.history(after=ids[-1]) == []
+    assert channel.last_id() == ids[-1]
+    got = realtime.read({channel.key: ids[2]}, block_ms=10)[channel.key]
+    assert [i for i, _ in got] == ids[3:]
+
+
+def test_middleware_emits_the_guides_timeline(client: Client, workers: Workers, realtime: Realtime) -> None:
+    workers.start(1)
+    run_id = client.trigger("human-in-loop", {"userId": "ada", "action": "ship"})
+    wait_for_status(client, run_id, RunStatus.WAITING)
+    client.notify(f"approval-{run_id}", {"approved": True}, receipt={"by": "grace"})
+    wait_for_status(client, run_id, RunStatus.COMPLETED)
+    events = [(e.name, e.data) for _, e in realtime.channel(run_id).history()]
+    assert [name for name, _ in events] == [
+        "workflow.runStart",
+        "workflow.stepStart",
+        "workflow.stepFinish",
+        "workflow.stepStart",
+        "workflow.waitingForInput",
+        "workflow.inputResolved",
+        "workflow.stepFinish",
+        "workflow.stepStart",
+        "workflow.stepFinish",
+        "workflow.stepStart",
+        "workflow.stepFinish",
+        "workflow.runFinish",
+    ]
+    waiting = events[4][1]
+    assert waiting["eventId"] == f"approval-{run_id}" and waiting["message"] == 'Approve "ship" for ada?'
+    resolved = events[5][1]
+    assert resolved["decision"] == {"approved": True} and resolved["decidedBy"] == "grace"
+    assert resolved["timeout"] is False
+    assert events[-1][1] == {"status": "success", "error": None}
+
+
+def test_failed_run_emits_step_fail_and_run_finish(client: Client, workers: Workers, realtime: Realtime) -> None:
+    workers.start(1)
+    run_id = client.trigger("flaky")
+    wait_for_status(client, run_id, RunStatus.FAILED)
+    events = [(e.name, e.data) for _, e in realtime.channel(run_id).history()]
+    fails = [d for n, d in events if n == "workflow.stepFail"]
+    assert [f["final"] for f in fails] == [False, False, True]
+    assert events[-1][0] == "workflow.runFinish" and events[-1][1]["status"] == "failed"
