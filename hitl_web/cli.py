@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import redis
+
 from .config import Settings
 from .redis import EmbeddedRedis, connect
 from .workflow import Client, RunStatus, WorkflowError
@@ -23,10 +25,14 @@ ROOT = Path(__file__).resolve().parent.parent
 OK, FAILED, USAGE = 0, 1, 2
 
 
+class CommandError(Exception):
+    """A failure to report in one line, exit code 1."""
+
+
 def _client() -> Client:
     settings = Settings.from_env()
     if not settings.redis_url:
-        raise SystemExit("hitl-web: REDIS_URL is not set (the local stack prints it when it starts)")
+        raise CommandError("REDIS_URL is not set (`hitl-web dev` prints it when it starts)")
     return Client(connect(settings.redis_url), settings)
 
 
@@ -120,10 +126,13 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
-    """Cancel a run."""
+    """Cancel a running or waiting run; a finished one is left as it is (exit 1)."""
     status = _client().cancel(args.run_id)
+    if status is not RunStatus.CANCELLED:
+        print(f"hitl-web: run {args.run_id} is already {status.value}; not cancelled", file=sys.stderr)
+        return FAILED
     _print({"workflowRunId": args.run_id, "status": status.value})
-    return OK if status is RunStatus.CANCELLED else FAILED
+    return OK
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -166,8 +175,11 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args))
     except argparse.ArgumentTypeError as exc:
         parser.error(str(exc))
-    except (WorkflowError, ValueError) as exc:
+    except (WorkflowError, ValueError, CommandError) as exc:
         print(f"hitl-web: {exc}", file=sys.stderr)
+        return FAILED
+    except redis.RedisError as exc:
+        print(f"hitl-web: Redis is unreachable: {exc}", file=sys.stderr)
         return FAILED
     return OK
 

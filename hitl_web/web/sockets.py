@@ -6,6 +6,7 @@ import re
 import threading
 from typing import Any
 
+import redis
 from flask import current_app, request
 from flask_sock import Sock
 
@@ -19,6 +20,7 @@ sock = Sock()
 # makes the htmx ws extension reconnect, to this process's successor or another one.
 SHUTDOWN = threading.Event()
 RESTART = 1012
+TRY_AGAIN = 1011  # Redis unreachable: the htmx extension reconnects after 1011 too
 POLICY_VIOLATION = 1008
 STREAM_ID = re.compile(r"\d{1,20}-\d{1,20}")
 BLOCK_MS = 1000
@@ -36,6 +38,13 @@ def _newer(a: str, b: str) -> bool:
 
 def _follow(ws: Any, key: str, after: str, render: Any) -> None:
     """Push ``render()`` now if the stream moved past ``after``, then again after each batch of events."""
+    try:
+        _push_loop(ws, key, after, render)
+    except redis.RedisError:
+        ws.close(reason=TRY_AGAIN, message="store unavailable")
+
+
+def _push_loop(ws: Any, key: str, after: str, render: Any) -> None:
     rt = realtime()
     newest: Any = rt.redis.xrevrange(key, count=1)
     last = after
