@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,10 +15,12 @@ from flask import Flask
 
 from hitl_web import create_app
 from hitl_web.config import Settings
-from hitl_web.redis import EmbeddedRedis, connect, free_port
+from hitl_web.redis import EmbeddedRedis, connect
+from hitl_web.stack import ROOT, WebServer, Workers, process_env
 from hitl_web.workflow import Client, Run, RunStatus
 
-ROOT = Path(__file__).resolve().parent.parent
+worker_env = process_env  # the environment of a test's worker and web processes
+__all__ = ["ROOT", "WebServer", "Workers", "worker_env"]
 TEST_MODULES = ("hitl_web.workflows", "tests.flows")
 
 
@@ -58,78 +57,6 @@ def rconn(redis_server: EmbeddedRedis) -> redis.Redis:
 def client(settings: Settings) -> Client:
     """The engine's client on this test's namespace."""
     return Client(connect(settings.redis_url), settings)
-
-
-def worker_env(settings: Settings, extra: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment for a worker process of this test."""
-    env = dict(os.environ)
-    env.update(
-        {
-            "REDIS_URL": settings.redis_url,
-            "HITL_KEY_PREFIX": settings.key_prefix,
-            "HITL_QUEUE_NAME": settings.queue_name,
-            "HITL_LEASE_SECONDS": str(settings.lease_seconds),
-            "HITL_SWEEP_INTERVAL": str(settings.sweep_interval),
-            "HITL_WORKFLOW_MODULES": ",".join(settings.workflow_modules),
-            "PYTHONPATH": str(ROOT),
-        }
-    )
-    env.update(extra or {})
-    return env
-
-
-class Workers:
-    """Starts and stops real ``rq worker`` processes for one test."""
-
-    def __init__(self, settings: Settings, tmp: Path) -> None:
-        self.settings = settings
-        self.tmp = tmp
-        self.procs: list[subprocess.Popen[bytes]] = []
-
-    def start(self, n: int = 1, extra_env: dict[str, str] | None = None) -> list[subprocess.Popen[bytes]]:
-        started = []
-        for _ in range(n):
-            log = open(self.tmp / f"worker-{len(self.procs)}.log", "wb")  # noqa: SIM115 (kept for the process)
-            proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "rq.cli",
-                    "worker",
-                    "--worker-class",
-                    "hitl_web.workflow.worker.Worker",
-                    "--url",
-                    self.settings.redis_url,
-                    "--name",
-                    f"{self.settings.queue_name}-{uuid.uuid4().hex[:6]}",
-                    self.settings.queue_name,
-                ],
-                env=worker_env(self.settings, extra_env),
-                cwd=ROOT,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-            self.procs.append(proc)
-            started.append(proc)
-        return started
-
-    def kill(self, proc: subprocess.Popen[bytes]) -> None:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-
-    def stop_all(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-    def logs(self) -> str:
-        return "\n".join(p.read_text(errors="replace") for p in sorted(self.tmp.glob("worker-*.log")))
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -171,58 +98,6 @@ def wait_for_status(client: Client, run_id: str, *statuses: RunStatus, timeout: 
         return run if run.status in statuses else None
 
     return wait_until(reached, timeout)  # type: ignore[return-value]
-
-
-class WebServer:
-    """A real gunicorn ``web`` process (the Procfile's settings) on a free port."""
-
-    def __init__(self, settings: Settings, tmp: Path, extra_env: dict[str, str] | None = None) -> None:
-        self.settings = settings
-        self.tmp = tmp
-        self.port = free_port()
-        self.extra_env = extra_env or {}
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.starts = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> WebServer:
-        env = worker_env(self.settings, {"PORT": str(self.port), "SECRET_KEY": "test-secret", **self.extra_env})
-        log = open(self.tmp / f"web-{self.port}-{self.starts}.log", "wb")  # noqa: SIM115 (kept for the process)
-        self.starts += 1
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "python:hitl_web.gunicorn_conf", "hitl_web:create_app()"],
-            env=env,
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"gunicorn exited: {self.logs()[-3000:]}")
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as resp:
-                    if resp.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("gunicorn did not answer /healthz in 20 s")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-
-    def logs(self) -> str:
-        return "\n".join(p.read_text(errors="replace") for p in sorted(self.tmp.glob("web-*.log")))
 
 
 @pytest.fixture
