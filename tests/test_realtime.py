@@ -7,7 +7,7 @@ import redis
 
 from hitl_web.realtime import SCHEMA, InvalidEvent, Realtime, StreamSettings
 from hitl_web.workflow import Client, RunStatus
-from tests.conftest import Workers, wait_for_status
+from tests.conftest import Workers, wait_for_status, wait_until
 
 
 @pytest.fixture
@@ -68,13 +68,20 @@ def test_history_resumes_after_a_stream_id(realtime: Realtime) -> None:
     assert [i for i, _ in got] == ids[3:]
 
 
+def finished_history(realtime: Realtime, run_id: str) -> list[tuple[str, dict]]:
+    """The run's events once its last one (written in the background by the worker) is there."""
+    channel = realtime.channel(run_id)
+    wait_until(lambda: any(e.name == "workflow.runFinish" for _, e in channel.history()))
+    return [(e.name, e.data) for _, e in channel.history()]
+
+
 def test_middleware_emits_the_guides_timeline(client: Client, workers: Workers, realtime: Realtime) -> None:
     workers.start(1)
     run_id = client.trigger("human-in-loop", {"userId": "ada", "action": "ship"})
     wait_for_status(client, run_id, RunStatus.WAITING)
     client.notify(f"approval-{run_id}", {"approved": True}, receipt={"by": "grace"})
     wait_for_status(client, run_id, RunStatus.COMPLETED)
-    events = [(e.name, e.data) for _, e in realtime.channel(run_id).history()]
+    events = finished_history(realtime, run_id)
     assert [name for name, _ in events] == [
         "workflow.runStart",
         "workflow.stepStart",
@@ -101,7 +108,7 @@ def test_failed_run_emits_step_fail_and_run_finish(client: Client, workers: Work
     workers.start(1)
     run_id = client.trigger("flaky")
     wait_for_status(client, run_id, RunStatus.FAILED)
-    events = [(e.name, e.data) for _, e in realtime.channel(run_id).history()]
+    events = finished_history(realtime, run_id)
     fails = [d for n, d in events if n == "workflow.stepFail"]
     assert [f["final"] for f in fails] == [False, False, True]
     assert events[-1][0] == "workflow.runFinish" and events[-1][1]["status"] == "failed"

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
+import queue
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -10,6 +13,8 @@ from typing import Any
 import redis
 
 from .schema import Event, validate
+
+log = logging.getLogger("hitl_web.realtime")
 
 
 @dataclass(frozen=True)
@@ -32,15 +37,18 @@ class Channel:
         self.run_id = run_id
         self.key = realtime.stream_key(run_id)
 
-    def emit(self, name: str, data: dict[str, Any] | Any) -> str:
-        """Validate and append an event; returns its stream id. Also noted on the all-runs stream."""
+    def emit(self, name: str, data: dict[str, Any] | Any) -> str | None:
+        """Validate and append an event; returns its stream id (``None`` when sent in the background).
+
+        It is also noted on the all-runs stream, for pages that list runs.
+        """
         payload = validate(name, data)
         body = json.dumps({"runId": self.run_id, "ts": time.time(), "data": payload}, separators=(",", ":"))
-        bounds = self.realtime.bounds
+        if self.realtime.emitter is not None:
+            self.realtime.emitter.put((self.key, self.run_id, name, body))
+            return None
         with self.realtime.redis.pipeline(transaction=False) as pipe:
-            pipe.xadd(self.key, {"e": name, "d": body}, maxlen=bounds.max_len, approximate=True)
-            pipe.expire(self.key, bounds.ttl_seconds)
-            pipe.xadd(self.realtime.all_key, {"e": name, "r": self.run_id}, maxlen=bounds.max_len, approximate=True)
+            self.realtime.append(pipe, self.key, self.run_id, name, body)
             stream_id, *_ = pipe.execute()
         return _text(stream_id)
 
@@ -63,12 +71,32 @@ def parse_entry(fields: dict[Any, Any]) -> Event:
 
 
 class Realtime:
-    """Entry point: ``realtime.channel(run_id).emit(name, data)``."""
+    """Entry point: ``realtime.channel(run_id).emit(name, data)``.
 
-    def __init__(self, connection: redis.Redis, prefix: str = "hitl", bounds: StreamSettings | None = None) -> None:
+    With ``background=True`` (workers), emits are queued and written by a thread in batches, so a
+    run's steps do not wait for them; events still reach Redis in emit order, after the state
+    they announce.
+    """
+
+    def __init__(
+        self,
+        connection: redis.Redis,
+        prefix: str = "hitl",
+        bounds: StreamSettings | None = None,
+        *,
+        background: bool = False,
+    ) -> None:
         self.redis = connection
         self.prefix = prefix
         self.bounds = bounds or StreamSettings()
+        self.emitter: Emitter | None = Emitter(self) if background else None
+
+    def append(self, pipe: Any, key: str, run_id: str, name: str, body: str) -> None:
+        """Queue one event's writes on ``pipe``: its run's stream (bounded, expiring) and the all-runs one."""
+        bounds = self.bounds
+        pipe.xadd(key, {"e": name, "d": body}, maxlen=bounds.max_len, approximate=True)
+        pipe.expire(key, bounds.ttl_seconds)
+        pipe.xadd(self.all_key, {"e": name, "r": run_id}, maxlen=bounds.max_len, approximate=True)
 
     def stream_key(self, run_id: str) -> str:
         """The stream of one run's events."""
@@ -95,3 +123,44 @@ class Realtime:
         for key, entries in reply or []:
             out[_text(key)] = [(_text(i), {_text(k): _text(v) for k, v in f.items()}) for i, f in entries]
         return out
+
+
+class Emitter(threading.Thread):
+    """Writes queued events in batches, one pipeline per batch, in the order they were emitted."""
+
+    def __init__(self, realtime: Realtime) -> None:
+        super().__init__(name="hitl-emitter", daemon=True)
+        self.realtime = realtime
+        self.pending: queue.SimpleQueue[tuple[str, str, str, str] | None] = queue.SimpleQueue()
+        self.idle = threading.Event()
+        self.idle.set()
+        self.start()
+
+    def put(self, item: tuple[str, str, str, str]) -> None:
+        """Queue one event (stream key, run id, name, body)."""
+        self.idle.clear()
+        self.pending.put(item)
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until every queued event is written."""
+        return self.idle.wait(timeout)
+
+    def run(self) -> None:
+        """Drain the queue forever; a failed batch is logged and dropped (events are informational)."""
+        while True:
+            batch = [self.pending.get()]
+            while len(batch) < 200:
+                try:
+                    batch.append(self.pending.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                with self.realtime.redis.pipeline(transaction=False) as pipe:
+                    for item in batch:
+                        if item is not None:
+                            self.realtime.append(pipe, *item)
+                    pipe.execute()
+            except Exception:
+                log.exception("could not write %d realtime events", len(batch))
+            if self.pending.empty():
+                self.idle.set()

@@ -21,8 +21,14 @@ class RealtimeMiddleware(WorkflowMiddleware):
         if self._realtime is None:
             s = context.settings
             bounds = StreamSettings(max_len=s.stream_max_len, ttl_seconds=s.stream_ttl)
-            self._realtime = Realtime(context.connection, s.key_prefix, bounds)
+            # In a worker, events are written in the background: steps do not wait for them.
+            self._realtime = Realtime(context.connection, s.key_prefix, bounds, background=True)
         return self._realtime.channel(context.workflow_run_id)
+
+    def flush(self) -> None:
+        """Write every event still queued (before the process exits)."""
+        if self._realtime is not None and self._realtime.emitter is not None:
+            self._realtime.emitter.flush()
 
     def run_started(self, *, context: WorkflowContext) -> None:
         self.channel(context).emit("workflow.runStart", {"workflow": context.workflow_name})

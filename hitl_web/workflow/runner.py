@@ -92,7 +92,12 @@ def execute_run(run_id: str) -> None:
 
     job = get_current_job()
     assert job is not None, "execute_run runs inside an RQ job"
-    Execution(engine_for(job.connection), run_id).execute()
+    execute(job.connection, run_id)
+
+
+def execute(connection: redis.Redis, run_id: str) -> None:
+    """Execute ``run_id`` in this process (what a run job does)."""
+    Execution(engine_for(connection), run_id).execute()
 
 
 class Execution:

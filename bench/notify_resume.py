@@ -1,0 +1,92 @@
+"""notify -> resume: POST /api/notify sent -> the first line of the step after the wait runs (1 worker).
+
+Baseline, same run: a plain RQ job blocked on a Redis list (BLPOP) until the decision is pushed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import time
+
+from bench.flows import baseline_job, resumed_key
+from bench.stack import percentiles, report, stack, wait_for
+from hitl_web.workflow import RunStatus
+
+
+def measure_ours(n: int) -> list[float]:
+    samples = []
+    with stack(workers=1) as st:
+        web = st.web()
+        run_ids = [st.client.trigger("bench-wait") for _ in range(n)]
+        wait_for(lambda: all(st.client.get_run(r).status is RunStatus.WAITING for r in run_ids[-5:]), 60, "waits")
+        wait_for(lambda: all(st.client.get_run(r).status is RunStatus.WAITING for r in run_ids), 120, "waits", 0.1)
+        conn = http.client.HTTPConnection("127.0.0.1", web.port)
+        key = resumed_key_for(st.settings.key_prefix)
+        for run_id in run_ids:
+            body = json.dumps({"eventId": f"bench-{run_id}", "eventData": {"approved": True}})
+            sent = time.time()
+            conn.request("POST", "/api/notify", body, {"Content-Type": "application/json"})
+            conn.getresponse().read()
+            wait_for(lambda r=run_id: st.redis.hexists(key, r), 10, "resume", 0.0002)
+            samples.append((float(st.redis.hget(key, run_id)) - sent) * 1000)
+    return samples
+
+
+def resumed_key_for(prefix: str) -> str:
+    import os
+
+    os.environ["HITL_KEY_PREFIX"] = prefix
+    return resumed_key()
+
+
+def measure_baseline(n: int) -> list[float]:
+    """A plain RQ worker per waiting job: each decision wakes a job blocked on BLPOP."""
+    from rq import Queue
+
+    samples = []
+    with stack(workers=0) as st:
+        import subprocess
+        import sys
+
+        from hitl_web.stack import ROOT, process_env
+
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "rq.cli", "worker", "--url", st.settings.redis_url, f"{st.settings.queue_name}-base"],
+            env=process_env(st.settings), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        try:
+            queue = Queue(f"{st.settings.queue_name}-base", connection=st.redis)
+            prefix = st.settings.key_prefix
+            for i in range(n):
+                run_id = f"b{i}"
+                queue.enqueue(baseline_job, prefix, run_id, result_ttl=0)
+                # The one worker is now blocked in this job: that is the baseline's waiting capacity.
+                wait_for(lambda r=run_id: st.redis.hexists(f"{prefix}:baseline:ready", r), 10, "job start")
+                time.sleep(0.005)  # let it enter BLPOP
+                sent = time.time()
+                st.redis.rpush(f"{prefix}:baseline:decision:{run_id}", "approved")
+                wait_for(lambda r=run_id: st.redis.hexists(f"{prefix}:baseline:resumed", r), 10, "resume", 0.0002)
+                samples.append((float(st.redis.hget(f"{prefix}:baseline:resumed", run_id)) - sent) * 1000)
+        finally:
+            proc.terminate()
+            proc.wait()
+    return samples
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("-n", type=int, default=500)
+    args = parser.parse_args()
+    ours = percentiles(measure_ours(args.n))
+    base = percentiles(measure_baseline(min(args.n, 200)))
+    report(
+        "notify -> resume", n=args.n, unit="ms", **ours, baseline=base,
+        ratio_p50=round(ours["p50"] / base["p50"], 1) if base.get("p50") else None,
+        target="p50 <= 3 ms, p99 <= 10 ms", settings={"workers": 1, "transport": "HTTP POST /api/notify"},
+    )
+
+
+if __name__ == "__main__":
+    main()
