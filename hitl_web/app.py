@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 
 from .config import Settings
 from .realtime import Realtime, StreamSettings
+from .realtime.hub import Hub
 from .redis import connect
 from .web import api, pages, security, sockets
 from .workflow import Client
@@ -43,7 +44,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     connection = connect(settings.redis_url)
     app.extensions["hitl"] = Client(connection, settings)
     bounds = StreamSettings(max_len=settings.stream_max_len, ttl_seconds=settings.stream_ttl)
-    app.extensions["hitl_realtime"] = Realtime(connection, settings.key_prefix, bounds)
+    app.extensions["hitl_realtime"] = rt = Realtime(connection, settings.key_prefix, bounds)
+    app.extensions["hitl_hub"] = hub = Hub(rt)
+    sockets.HUBS.append(hub)
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)

@@ -7,9 +7,11 @@ import signal
 from typing import Any
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '5000')}"
-# Each open WebSocket holds a thread of a gthread worker.
-worker_class = os.environ.get("HITL_WEB_WORKER_CLASS", "gthread")
+# gevent: an open WebSocket is a greenlet, so one process holds thousands of viewers (with gthread,
+# each would hold a thread: set HITL_WEB_WORKER_CLASS=gthread and WEB_THREADS to the sockets needed).
+worker_class = os.environ.get("HITL_WEB_WORKER_CLASS", "gevent")
 workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
+worker_connections = int(os.environ.get("WEB_CONNECTIONS", "5000"))
 threads = int(os.environ.get("WEB_THREADS", "128"))
 graceful_timeout = int(os.environ.get("HITL_GRACEFUL_TIMEOUT", "10"))
 control_socket_disable = True
@@ -18,13 +20,13 @@ accesslog = os.environ.get("HITL_ACCESS_LOG") or None
 
 def post_worker_init(worker: Any) -> None:
     """On stop signals, tell open sockets first, so they close with 1012 and browsers reconnect."""
-    from hitl_web.web.sockets import SHUTDOWN
+    from hitl_web.web.sockets import shutdown
 
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
         previous = signal.getsignal(signum)
 
         def handler(sig: int, frame: Any, previous: Any = previous) -> None:
-            SHUTDOWN.set()
+            shutdown()
             if callable(previous):
                 previous(sig, frame)
 

@@ -4,27 +4,39 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import render_template
+from flask import Flask, render_template
 
 from ..workflow import Client, Run, RunStatus
 from .views import RunView, run_view
 
 
-def render_fragment(name: str, *, oob: bool = False, **context: Any) -> str:
-    """Render the partial ``_<name>.html``; ``oob`` marks its root for an htmx out-of-band swap."""
-    return render_template(f"_{name}.html", oob=oob, **context)
+def render_fragment(name: str, *, oob: bool = False, push: bool = False, **context: Any) -> str:
+    """Render the partial ``_<name>.html``.
+
+    ``oob`` marks its root for an htmx out-of-band swap; ``push`` renders it for a WebSocket push,
+    outside any visitor's request: forms then carry no CSRF field, as the page's htmx sends the
+    session's token as a header (pushes only reach pages running htmx).
+    """
+    return render_template(f"_{name}.html", oob=oob, push=push, **context)
+
+
+def push_context(app: Flask) -> Any:
+    """A request context for rendering pushes on a thread that serves no request (URLs stay relative)."""
+    return app.test_request_context("/")
 
 
 def run_fragments(run: Run | RunView) -> str:
     """Everything that changes on a run's page, as out-of-band fragments (safe to apply twice)."""
     view = run if isinstance(run, RunView) else run_view(run)
-    return "".join(render_fragment(name, oob=True, run=view) for name in ("run_status", "approvals", "steps"))
+    return "".join(
+        render_fragment(name, oob=True, push=True, run=view) for name in ("run_status", "approvals", "steps")
+    )
 
 
 def index_fragments(client: Client) -> str:
     """The live lists of the index page, as out-of-band fragments."""
     recent = client.list_runs(limit=20)
     waiting = client.list_runs(status=RunStatus.WAITING, limit=50)
-    return render_fragment("runs_list", oob=True, runs=recent) + render_fragment(
-        "waiting_list", oob=True, waiting=[run_view(r) for r in waiting]
+    return render_fragment("runs_list", oob=True, push=True, runs=recent) + render_fragment(
+        "waiting_list", oob=True, push=True, waiting=[run_view(r) for r in waiting]
     )

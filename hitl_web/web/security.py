@@ -28,8 +28,12 @@ def csrf_token() -> str:
 
 
 def check_csrf() -> None:
-    """Refuse (400) a form POST whose token (field or header) is not this session's."""
-    sent = request.form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER) or ""
+    """Refuse (400) a form POST that carries no token of this session (as a field or an htmx header)."""
     expected = session.get("csrf")
-    if not isinstance(expected, str) or not expected or not hmac.compare_digest(sent, expected):
+    sent = [request.form.get(CSRF_FIELD), request.headers.get(CSRF_HEADER)]
+    if (
+        not isinstance(expected, str)
+        or not expected
+        or not any(isinstance(token, str) and hmac.compare_digest(token, expected) for token in sent)
+    ):
         abort(400, description="This form has expired or did not come from this site: reload the page and try again.")

@@ -10,8 +10,9 @@ import redis
 from flask import current_app, request
 from flask_sock import Sock
 
+from ..realtime.hub import CLOSE, Hub, newer
 from ..workflow import RunNotFound
-from .fragments import index_fragments, run_fragments
+from .fragments import index_fragments, push_context, run_fragments
 from .state import client, realtime
 
 sock = Sock()
@@ -23,7 +24,23 @@ RESTART = 1012
 TRY_AGAIN = 1011  # Redis unreachable: the htmx extension reconnects after 1011 too
 POLICY_VIOLATION = 1008
 STREAM_ID = re.compile(r"\d{1,20}-\d{1,20}")
-BLOCK_MS = 1000
+# How often an idle socket checks that its browser is still there.
+IDLE_CHECK_SECONDS = 10.0
+
+
+def hub() -> Hub:
+    """This process's hub (one per app)."""
+    return current_app.extensions["hitl_hub"]  # type: ignore[no-any-return]
+
+
+def shutdown() -> None:
+    """Close every live socket with 1012 (called on SIGTERM)."""
+    SHUTDOWN.set()
+    for app_hub in list(HUBS):
+        app_hub.close()
+
+
+HUBS: list[Hub] = []
 
 
 def _after() -> str:
@@ -31,13 +48,8 @@ def _after() -> str:
     return after if STREAM_ID.fullmatch(after) else "0-0"
 
 
-def _newer(a: str, b: str) -> bool:
-    """True when stream id ``a`` comes after ``b``."""
-    return tuple(map(int, a.split("-"))) > tuple(map(int, b.split("-")))
-
-
 def _follow(ws: Any, key: str, after: str, render: Any) -> None:
-    """Push ``render()`` now if the stream moved past ``after``, then again after each batch of events."""
+    """Push ``render()`` now if the stream moved past ``after``, then after each batch of new events."""
     try:
         _push_loop(ws, key, after, render)
     except redis.RedisError:
@@ -45,22 +57,30 @@ def _follow(ws: Any, key: str, after: str, render: Any) -> None:
 
 
 def _push_loop(ws: Any, key: str, after: str, render: Any) -> None:
-    rt = realtime()
-    newest: Any = rt.redis.xrevrange(key, count=1)
-    last = after
-    if newest:
-        newest_id = newest[0][0].decode()
-        if _newer(newest_id, after):
-            ws.send(render())  # catch up: one render holds everything since the page was drawn
-            last = newest_id
-    while ws.connected:
-        if SHUTDOWN.is_set():
-            ws.close(reason=RESTART, message="server restarting")
-            return
-        batch = rt.read({key: last}, BLOCK_MS).get(key)
-        if batch:
-            last = batch[-1][0]
-            ws.send(render())
+    sub = hub().subscribe(key, after, render)
+    try:
+        sent = after
+        newest: Any = realtime().redis.xrevrange(key, count=1)
+        if newest:
+            newest_id = newest[0][0].decode()
+            if newer(newest_id, after):
+                ws.send(render())  # catch up: one render holds everything since the page was drawn
+                sent = newest_id
+        while ws.connected:
+            if SHUTDOWN.is_set():
+                ws.close(reason=RESTART, message="server restarting")
+                return
+            push: Any = sub.get(IDLE_CHECK_SECONDS)
+            if push is CLOSE:
+                ws.close(reason=RESTART, message="server restarting")
+                return
+            if push is not None:
+                stream_id, fragment = push
+                if newer(stream_id, sent):  # older than what this socket already shows: skip
+                    ws.send(fragment)
+                    sent = stream_id
+    finally:
+        sub.close()
 
 
 @sock.route("/ws/runs/<run_id>")  # type: ignore[untyped-decorator]
@@ -75,7 +95,7 @@ def run_socket(ws: Any, run_id: str) -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
 
     def render() -> str:
-        with app.app_context():
+        with push_context(app):
             return run_fragments(c.get_run(run_id))
 
     _follow(ws, realtime().stream_key(run_id), _after(), render)
@@ -88,7 +108,7 @@ def index_socket(ws: Any) -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
 
     def render() -> str:
-        with app.app_context():
+        with push_context(app):
             return index_fragments(c)
 
     _follow(ws, realtime().all_key, _after(), render)
