@@ -53,8 +53,19 @@ def measure_baseline(n: int) -> list[float]:
         from hitl_web.stack import ROOT, process_env
 
         proc = subprocess.Popen(
-            [sys.executable, "-m", "rq.cli", "worker", "--url", st.settings.redis_url, f"{st.settings.queue_name}-base"],
-            env=process_env(st.settings), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "rq.cli",
+                "worker",
+                "--url",
+                st.settings.redis_url,
+                f"{st.settings.queue_name}-base",
+            ],
+            env=process_env(st.settings),
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         try:
             queue = Queue(f"{st.settings.queue_name}-base", connection=st.redis)
@@ -82,9 +93,14 @@ def main() -> None:
     ours = percentiles(measure_ours(args.n))
     base = percentiles(measure_baseline(min(args.n, 200)))
     report(
-        "notify -> resume", n=args.n, unit="ms", **ours, baseline=base,
+        "notify -> resume",
+        n=args.n,
+        unit="ms",
+        **ours,
+        baseline=base,
         ratio_p50=round(ours["p50"] / base["p50"], 1) if base.get("p50") else None,
-        target="p50 <= 3 ms, p99 <= 10 ms", settings={"workers": 1, "transport": "HTTP POST /api/notify"},
+        target="p50 <= 3 ms, p99 <= 10 ms",
+        settings={"workers": 1, "transport": "HTTP POST /api/notify"},
     )
 
 

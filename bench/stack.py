@@ -35,8 +35,13 @@ def percentiles(samples_ms: list[float]) -> dict[str, float]:
     def pick(q: float) -> float:
         return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
 
-    return {"p50": pick(0.50), "p95": pick(0.95), "p99": pick(0.99), "max": round(ordered[-1], 2),
-            "mean": round(statistics.fmean(ordered), 2)}
+    return {
+        "p50": pick(0.50),
+        "p95": pick(0.95),
+        "p99": pick(0.99),
+        "max": round(ordered[-1], 2),
+        "mean": round(statistics.fmean(ordered), 2),
+    }
 
 
 def machine() -> str:

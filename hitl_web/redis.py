@@ -15,9 +15,15 @@ from pathlib import Path
 import redis
 
 
-def connect(url: str) -> redis.Redis:
-    """Open a client for ``url``; replies stay bytes, which RQ needs."""
-    return redis.Redis.from_url(url, health_check_interval=30)
+def connect(url: str, max_connections: int | None = None) -> redis.Redis:
+    """A client for ``url`` whose pool waits for a free connection instead of failing.
+
+    Thousands of sockets in one gevent process would otherwise open thousands of connections
+    (or fail with "Too many connections"); replies stay bytes, which RQ needs.
+    """
+    size = max_connections or int(os.environ.get("HITL_REDIS_MAX_CONNECTIONS", "64"))
+    pool = redis.BlockingConnectionPool.from_url(url, max_connections=size, timeout=20, health_check_interval=30)
+    return redis.Redis(connection_pool=pool)
 
 
 def redis_server_binary() -> str:

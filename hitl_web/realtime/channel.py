@@ -16,6 +16,11 @@ from .schema import Event, validate
 
 log = logging.getLogger("hitl_web.realtime")
 
+# Events after which a run's status differs: lists of runs re-render on these.
+STATUS_EVENTS = frozenset(
+    {"workflow.runStart", "workflow.waitingForInput", "workflow.inputResolved", "workflow.runFinish"}
+)
+
 
 @dataclass(frozen=True)
 class StreamSettings:
@@ -49,7 +54,7 @@ class Channel:
             return None
         with self.realtime.redis.pipeline(transaction=False) as pipe:
             self.realtime.append(pipe, self.key, self.run_id, name, body)
-            stream_id, *_ = pipe.execute()
+            stream_id = pipe.execute()[0]
         return _text(stream_id)
 
     def history(self, after: str = "0-0", count: int | None = None) -> list[tuple[str, Event]]:
@@ -92,11 +97,16 @@ class Realtime:
         self.emitter: Emitter | None = Emitter(self) if background else None
 
     def append(self, pipe: Any, key: str, run_id: str, name: str, body: str) -> None:
-        """Queue one event's writes on ``pipe``: its run's stream (bounded, expiring) and the all-runs one."""
+        """Queue one event's writes on ``pipe``: its run's stream (bounded, expiring) and the all-runs one.
+
+        Only events that change a run's status go to the all-runs stream (lists of runs show status),
+        and the expiry is renewed when a run starts, waits or finishes: a step costs one write.
+        """
         bounds = self.bounds
         pipe.xadd(key, {"e": name, "d": body}, maxlen=bounds.max_len, approximate=True)
-        pipe.expire(key, bounds.ttl_seconds)
-        pipe.xadd(self.all_key, {"e": name, "r": run_id}, maxlen=bounds.max_len, approximate=True)
+        if name in STATUS_EVENTS:
+            pipe.expire(key, bounds.ttl_seconds)
+            pipe.xadd(self.all_key, {"e": name, "r": run_id}, maxlen=bounds.max_len, approximate=True)
 
     def stream_key(self, run_id: str) -> str:
         """The stream of one run's events."""

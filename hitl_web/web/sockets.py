@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from typing import Any
@@ -16,6 +17,7 @@ from .fragments import index_fragments, push_context, run_fragments
 from .state import client, realtime
 
 sock = Sock()
+log = logging.getLogger("hitl_web.sockets")
 
 # Set when the web process is told to stop: sockets then close with 1012 ("service restart"), which
 # makes the htmx ws extension reconnect, to this process's successor or another one.
@@ -52,7 +54,8 @@ def _follow(ws: Any, key: str, after: str, render: Any) -> None:
     """Push ``render()`` now if the stream moved past ``after``, then after each batch of new events."""
     try:
         _push_loop(ws, key, after, render)
-    except redis.RedisError:
+    except redis.RedisError as exc:
+        log.warning("socket on %s closed, Redis failed: %s", key, exc)
         ws.close(reason=TRY_AGAIN, message="store unavailable")
 
 

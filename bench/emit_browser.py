@@ -1,0 +1,83 @@
+"""emit -> browser: an event emitted -> the fragment received by a WebSocket client (100 clients, 100 runs)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import threading
+import time
+
+import websockets
+
+from bench.stack import percentiles, report, stack, wait_for
+from hitl_web.realtime import Realtime
+from hitl_web.workflow import RunStatus
+
+
+async def viewer(port: int, run_id: str, after: str, arrivals: list[float], ready: asyncio.Event) -> None:
+    async with websockets.connect(f"ws://127.0.0.1:{port}/ws/runs/{run_id}?after={after}", max_size=None) as ws:
+        ready.set()
+        async for _ in ws:
+            arrivals.append(time.time())
+
+
+async def measure(port: int, realtime: Realtime, run_ids: list[str], rounds: int) -> list[float]:
+    arrivals: dict[str, list[float]] = {r: [] for r in run_ids}
+    readies = [asyncio.Event() for _ in run_ids]
+    afters = {r: realtime.channel(r).last_id() for r in run_ids}
+    tasks = [
+        asyncio.create_task(viewer(port, r, afters[r], arrivals[r], e)) for r, e in zip(run_ids, readies, strict=True)
+    ]
+    await asyncio.gather(*(e.wait() for e in readies))
+    await asyncio.sleep(0.5)
+    emitted: dict[str, list[float]] = {r: [] for r in run_ids}
+
+    def emit_round(n: int) -> None:
+        for r in run_ids:
+            emitted[r].append(time.time())
+            realtime.channel(r).emit("workflow.stepStart", {"stepName": f"bench-{n}", "index": 99})
+            time.sleep(0.001)  # events spread over ~100 ms, as steps of many runs would be
+
+    for n in range(rounds):
+        thread = threading.Thread(target=emit_round, args=(n,))
+        thread.start()
+        while thread.is_alive():
+            await asyncio.sleep(0.01)
+        deadline = time.monotonic() + 10
+        while any(len(arrivals[r]) < n + 1 for r in run_ids) and time.monotonic() < deadline:
+            await asyncio.sleep(0.005)
+    for t in tasks:
+        t.cancel()
+    samples = []
+    for r in run_ids:
+        for sent, got in zip(emitted[r], arrivals[r], strict=False):
+            samples.append((got - sent) * 1000)
+    missing = sum(len(emitted[r]) - min(len(emitted[r]), len(arrivals[r])) for r in run_ids)
+    if missing:
+        raise SystemExit(f"{missing} fragments never arrived")
+    return samples
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--clients", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=10)
+    args = parser.parse_args()
+    with stack(workers=1) as st:
+        web = st.web()
+        run_ids = [st.client.trigger("bench-wait") for _ in range(args.clients)]
+        wait_for(lambda: all(st.client.get_run(r).status is RunStatus.WAITING for r in run_ids), 60, "waits", 0.05)
+        realtime = Realtime(st.redis, st.settings.key_prefix)
+        samples = asyncio.run(measure(web.port, realtime, run_ids, args.rounds))
+    report(
+        "emit -> browser",
+        n=len(samples),
+        unit="ms",
+        **percentiles(samples),
+        target="p50 <= 5 ms, p99 <= 20 ms",
+        settings={"clients": args.clients, "runs": args.clients, "rounds": args.rounds, "web": "1 gunicorn gevent"},
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""Run every benchmark, save their JSON to bench/results.json and rewrite the README's results table."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+SCRIPTS = ["notify_resume", "emit_browser", "open_sockets", "waiting_capacity", "throughput", "timeout_precision"]
+
+
+def run(script: str) -> dict[str, Any]:
+    """Run one benchmark; its last line is its JSON figure."""
+    print(f"== bench.{script}", flush=True)
+    done = subprocess.run([sys.executable, "-m", f"bench.{script}"], cwd=ROOT, capture_output=True, text=True)
+    lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
+    if not lines:
+        raise SystemExit(f"bench.{script} printed no figure (exit {done.returncode}):\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(lines[-1])
+    result["command"] = f"python -m bench.{script}"
+    result["exit"] = done.returncode
+    print(lines[-1], flush=True)
+    return result
+
+
+def measured(r: dict[str, Any]) -> str:
+    """The figure as the table shows it."""
+    figure = r["figure"]
+    if figure == "open sockets":
+        health = r["healthz_ms_after_push"]["p50"]
+        return f"{r['held']:,} held, {r['fragments_delivered']:,} fragments pushed, /healthz p50 {health} ms"
+    if figure == "waiting capacity":
+        return f"{r['waiting']:,} waiting, {r['bytes_per_waiting_run']:,} B each, {r['lost']} lost"
+    if figure == "throughput":
+        return f"{r['runs_per_s']} runs/s"
+    return f"p50 {r['p50']} ms, p99 {r['p99']} ms"
+
+
+def baseline(r: dict[str, Any]) -> tuple[str, str]:
+    """The naive baseline and our ratio to it, where the benchmark measures one."""
+    if r["figure"] == "notify -> resume":
+        b = r["baseline"]
+        return f"p50 {b['p50']} ms, p99 {b['p99']} ms (blocked RQ job)", f"{r['p50'] / b['p50']:.1f}x slower"
+    if r["figure"] == "waiting capacity":
+        return "2 waiting (one per worker)", f"{r['ratio']:,}x more"
+    return "", ""
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    """The README's table."""
+    rows = [
+        "| figure | target | measured | baseline | ratio | command | date | machine |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        base, ratio = baseline(r)
+        cells = [r["figure"], r["target"], measured(r), base, ratio, f"`{r['command']}`", r["date"], r["machine"]]
+        rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def main() -> None:
+    results = [run(s) for s in (sys.argv[1:] or SCRIPTS)]
+    (ROOT / "bench" / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    if START in text and END in text:
+        head, rest = text.split(START, 1)
+        _, tail = rest.split(END, 1)
+        readme.write_text(f"{head}{START}\n{table(results)}\n{END}{tail}")
+    print(table(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""waiting capacity: runs waiting at once with 2 workers, Redis memory per waiting run, all complete after notify.
+
+Baseline: a plain RQ job that blocks its worker until the decision holds one worker per waiting
+run, so its capacity is the number of workers (2 here): it is stated, not measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from bench.stack import report, stack, wait_for
+from hitl_web.workflow import RunStatus
+
+
+def count(st: object, status: RunStatus) -> int:
+    client = st.client  # type: ignore[attr-defined]
+    return sum(1 for _ in _runs_with(client, status))
+
+
+def _runs_with(client: object, status: RunStatus) -> list[str]:
+    store = client.store  # type: ignore[attr-defined]
+    ids = [i.decode() for i in store.redis.zrange(store.index_key, 0, -1)]
+    out = []
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start : start + 1000]
+        with store.redis.pipeline(transaction=False) as pipe:
+            for rid in chunk:
+                pipe.hget(store.run_key(rid), "status")
+            statuses = pipe.execute()
+        out += [rid for rid, s in zip(chunk, statuses, strict=True) if s and s.decode() == status.value]
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("-n", type=int, default=10_000)
+    args = parser.parse_args()
+    with stack(workers=2) as st:
+        r = st.redis
+        r.execute_command("MEMORY", "PURGE")
+        before = int(r.info("memory")["used_memory"])
+        started = time.monotonic()
+        run_ids = [st.client.trigger("human-in-loop", {"userId": f"u{i}", "action": "ship"}) for i in range(args.n)]
+        wait_for(lambda: count(st, RunStatus.WAITING) == args.n, 600, "all waiting", 0.5)
+        all_waiting_s = time.monotonic() - started
+        time.sleep(1)  # let the background event writes land
+        r.execute_command("MEMORY", "PURGE")
+        after = int(r.info("memory")["used_memory"])
+        per_run = (after - before) / args.n
+        started = time.monotonic()
+        for run_id in run_ids:
+            st.client.notify(f"approval-{run_id}", {"approved": True})
+        wait_for(lambda: count(st, RunStatus.COMPLETED) == args.n, 600, "all complete", 0.5)
+        all_done_s = time.monotonic() - started
+        lost = args.n - count(st, RunStatus.COMPLETED)
+    report(
+        "waiting capacity",
+        n=args.n,
+        waiting=args.n,
+        bytes_per_waiting_run=round(per_run),
+        lost=lost,
+        all_waiting_in_s=round(all_waiting_s, 1),
+        all_completed_in_s=round(all_done_s, 1),
+        baseline={"waiting": 2, "why": "a blocked RQ job holds its worker: capacity = number of workers"},
+        ratio=round(args.n / 2),
+        target="10,000 waiting, <= 2 KB each, all complete after notify, 0 lost",
+        settings={"workers": 2, "workflow": "human-in-loop", "includes": "run, steps, waiter, due entry, event stream"},
+    )
+
+
+if __name__ == "__main__":
+    main()
