@@ -28,5 +28,12 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@
 
+bench: $(VENV)/.installed-bench
+	$(BIN)/python -m bench.run_all
+
+$(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed
+	$(BIN)/python -m pip install -q -e '.[bench]'
+	touch $@
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

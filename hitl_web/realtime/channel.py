@@ -1,4 +1,8 @@
-"""Channels: one bounded Redis Stream per run (plus one for every run), holding compact JSON events."""
+"""Channels: each run's events in a bounded list, all of them announced on one stream.
+
+Every event gets an id from the all-runs stream (``<ms>-<seq>``), so ids order events across runs
+and a page can resume from the id it was rendered at.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 
 import redis
@@ -16,7 +21,8 @@ from .schema import Event, validate
 
 log = logging.getLogger("hitl_web.realtime")
 
-# Events after which a run's status differs: lists of runs re-render on these.
+# Events after which a run's status differs: lists of runs re-render on these, and the run's
+# event list has its expiry renewed.
 STATUS_EVENTS = frozenset(
     {"workflow.runStart", "workflow.waitingForInput", "workflow.inputResolved", "workflow.runFinish"}
 )
@@ -24,55 +30,59 @@ STATUS_EVENTS = frozenset(
 
 @dataclass(frozen=True)
 class StreamSettings:
-    """Bounds of every channel's stream."""
+    """Bounds: events kept per run, their expiry, and the length of the all-runs stream."""
 
     max_len: int = 1000
     ttl_seconds: int = 7 * 24 * 3600
+    all_max_len: int = 10_000
 
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def order(event_id: str) -> tuple[int, int]:
+    """Sort key of an event id."""
+    ms, _, seq = event_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def newer(a: str, b: str) -> bool:
+    """True when event id ``a`` comes after ``b``."""
+    return order(a) > order(b)
+
+
 class Channel:
-    """The events of one run: ``emit`` appends, ``history`` and ``read`` replay from a stream id."""
+    """The events of one run: ``emit`` appends, ``history`` replays from an event id."""
 
     def __init__(self, realtime: Realtime, run_id: str) -> None:
         self.realtime = realtime
         self.run_id = run_id
-        self.key = realtime.stream_key(run_id)
+        self.key = realtime.events_key(run_id)
 
     def emit(self, name: str, data: dict[str, Any] | Any) -> str | None:
-        """Validate and append an event; returns its stream id (``None`` when sent in the background).
-
-        It is also noted on the all-runs stream, for pages that list runs.
-        """
+        """Validate and append an event; returns its id (``None`` when written in the background)."""
         payload = validate(name, data)
-        body = json.dumps({"runId": self.run_id, "ts": time.time(), "data": payload}, separators=(",", ":"))
+        body = json.dumps({"name": name, "ts": round(time.time(), 4), "data": payload}, separators=(",", ":"))
         if self.realtime.emitter is not None:
-            self.realtime.emitter.put((self.key, self.run_id, name, body))
+            self.realtime.emitter.put((self.run_id, name, body))
             return None
-        with self.realtime.redis.pipeline(transaction=False) as pipe:
-            self.realtime.append(pipe, self.key, self.run_id, name, body)
-            stream_id = pipe.execute()[0]
-        return _text(stream_id)
+        return _text(self.realtime.append(self.realtime.redis, self.run_id, name, body))
 
-    def history(self, after: str = "0-0", count: int | None = None) -> list[tuple[str, Event]]:
-        """Events after the stream id ``after`` (all by default), oldest first."""
-        entries: Any = self.realtime.redis.xrange(self.key, min=f"({after}" if after != "0-0" else "-", count=count)
-        return [(_text(i), parse_entry(f)) for i, f in entries]
+    def history(self, after: str = "0-0") -> list[tuple[str, Event]]:
+        """Events after the id ``after`` (all kept ones by default), oldest first."""
+        out = []
+        raws: Any = self.realtime.redis.lrange(self.key, 0, -1)
+        for raw in raws:
+            event_id, event = self.realtime.parse(self.run_id, _text(raw))
+            if newer(event_id, after):
+                out.append((event_id, event))
+        return out
 
     def last_id(self) -> str:
-        """The id of the newest event, or ``0-0`` when there is none."""
-        newest: Any = self.realtime.redis.xrevrange(self.key, count=1)
-        return _text(newest[0][0]) if newest else "0-0"
-
-
-def parse_entry(fields: dict[Any, Any]) -> Event:
-    """An event from its stream entry."""
-    f = {_text(k): _text(v) for k, v in fields.items()}
-    body = json.loads(f["d"])
-    return Event(name=f["e"], runId=body["runId"], ts=body["ts"], data=body["data"])
+        """The id of the run's newest event, or ``0-0`` when there is none."""
+        newest: Any = self.realtime.redis.lindex(self.key, -1)
+        return _text(newest).split(" ", 1)[0] if newest else "0-0"
 
 
 class Realtime:
@@ -94,32 +104,37 @@ class Realtime:
         self.redis = connection
         self.prefix = prefix
         self.bounds = bounds or StreamSettings()
+        self._emit = connection.register_script(resources.files(__package__).joinpath("emit.lua").read_text())
         self.emitter: Emitter | None = Emitter(self) if background else None
 
-    def append(self, pipe: Any, key: str, run_id: str, name: str, body: str) -> None:
-        """Queue one event's writes on ``pipe``: its run's stream (bounded, expiring) and the all-runs one.
-
-        Only events that change a run's status go to the all-runs stream (lists of runs show status),
-        and the expiry is renewed when a run starts, waits or finishes: a step costs one write.
-        """
-        bounds = self.bounds
-        pipe.xadd(key, {"e": name, "d": body}, maxlen=bounds.max_len, approximate=True)
-        if name in STATUS_EVENTS:
-            pipe.expire(key, bounds.ttl_seconds)
-            pipe.xadd(self.all_key, {"e": name, "r": run_id}, maxlen=bounds.max_len, approximate=True)
-
-    def stream_key(self, run_id: str) -> str:
-        """The stream of one run's events."""
+    def events_key(self, run_id: str) -> str:
+        """The list of one run's events."""
         return f"{self.prefix}:rt:{run_id}"
 
     @property
     def all_key(self) -> str:
-        """The stream noting every event of every run (for lists of runs)."""
+        """The stream announcing every event of every run (what each web process's hub reads)."""
         return f"{self.prefix}:rt:all"
 
     def channel(self, run_id: str) -> Channel:
         """The channel of ``run_id``."""
         return Channel(self, run_id)
+
+    def append(self, client: Any, run_id: str, name: str, body: str) -> Any:
+        """Write one event with ``client`` (a connection or a pipeline); returns its id or the pipeline."""
+        b = self.bounds
+        ttl = b.ttl_seconds if name in STATUS_EVENTS else ""
+        return self._emit(
+            keys=[self.events_key(run_id), self.all_key],
+            args=[run_id, name, body, b.max_len, b.all_max_len, ttl],
+            client=client,
+        )
+
+    def parse(self, run_id: str, raw: str) -> tuple[str, Event]:
+        """An event id and event from a stored list entry."""
+        event_id, _, body = raw.partition(" ")
+        data = json.loads(body)
+        return event_id, Event(name=data["name"], runId=run_id, ts=data["ts"], data=data["data"])
 
     def last_all_id(self) -> str:
         """The newest id of the all-runs stream, or ``0-0``."""
@@ -128,7 +143,7 @@ class Realtime:
 
     def read(self, positions: dict[str, str], block_ms: int) -> dict[str, list[tuple[str, dict[str, str]]]]:
         """New entries of the given streams after their ids, waiting up to ``block_ms``."""
-        reply: Any = self.redis.xread(positions, block=block_ms, count=500)  # type: ignore[arg-type]
+        reply: Any = self.redis.xread(positions, block=block_ms, count=1000)  # type: ignore[arg-type]
         out: dict[str, list[tuple[str, dict[str, str]]]] = {}
         for key, entries in reply or []:
             out[_text(key)] = [(_text(i), {_text(k): _text(v) for k, v in f.items()}) for i, f in entries]
@@ -141,13 +156,13 @@ class Emitter(threading.Thread):
     def __init__(self, realtime: Realtime) -> None:
         super().__init__(name="hitl-emitter", daemon=True)
         self.realtime = realtime
-        self.pending: queue.SimpleQueue[tuple[str, str, str, str] | None] = queue.SimpleQueue()
+        self.pending: queue.SimpleQueue[tuple[str, str, str]] = queue.SimpleQueue()
         self.idle = threading.Event()
         self.idle.set()
         self.start()
 
-    def put(self, item: tuple[str, str, str, str]) -> None:
-        """Queue one event (stream key, run id, name, body)."""
+    def put(self, item: tuple[str, str, str]) -> None:
+        """Queue one event (run id, name, body)."""
         self.idle.clear()
         self.pending.put(item)
 
@@ -167,8 +182,7 @@ class Emitter(threading.Thread):
             try:
                 with self.realtime.redis.pipeline(transaction=False) as pipe:
                     for item in batch:
-                        if item is not None:
-                            self.realtime.append(pipe, *item)
+                        self.realtime.append(pipe, *item)
                     pipe.execute()
             except Exception:
                 log.exception("could not write %d realtime events", len(batch))

@@ -1,8 +1,7 @@
-"""One reader per process for every watched stream, fanning rendered pushes out to local sockets.
+"""One reader per process of the all-runs stream, fanning rendered pushes out to local sockets.
 
-One blocking ``XREAD`` per open socket does not scale inside a process; one reader for all the
-process's streams does. The hub also renders once per stream and batch of events, and every
-socket on that stream gets the same fragment.
+One blocking read per open socket does not scale inside a process; one reader does. The hub also
+renders once per run and batch of events, and every socket on that run gets the same fragment.
 """
 
 from __future__ import annotations
@@ -10,29 +9,29 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-import uuid
 from collections.abc import Callable
 from typing import Any
 
-from .channel import Realtime
+from .channel import STATUS_EVENTS, Realtime
 
 log = logging.getLogger("hitl_web.hub")
 
 Render = Callable[[], str]
 CLOSE = object()  # pushed to every subscriber when the process stops
+EVERY_RUN = "*"  # subscribe to status changes of every run (lists of runs)
 
 
 class Subscription:
-    """A socket's mailbox for one stream."""
+    """A socket's mailbox for one run's events (or every run's status changes)."""
 
-    def __init__(self, hub: Hub, key: str, render: Render) -> None:
+    def __init__(self, hub: Hub, topic: str, render: Render) -> None:
         self.hub = hub
-        self.key = key
+        self.topic = topic
         self.render = render
         self.inbox: queue.Queue[object] = queue.Queue()
 
     def get(self, timeout: float) -> object | None:
-        """The next push (``(stream id, fragment)``, or ``CLOSE``), or ``None`` after ``timeout`` seconds."""
+        """The next push (``(event id, fragment)``, or ``CLOSE``), or ``None`` after ``timeout`` seconds."""
         try:
             return self.inbox.get(timeout=timeout)
         except queue.Empty:
@@ -44,46 +43,40 @@ class Subscription:
 
 
 class Hub:
-    """Reads every subscribed stream with one ``XREAD`` loop and fans out."""
+    """Reads the all-runs stream in one loop and fans out to subscribers by run."""
 
     def __init__(self, realtime: Realtime, block_ms: int = 5000) -> None:
         self.realtime = realtime
         self.block_ms = block_ms
         self.lock = threading.Lock()
         self.subscribers: dict[str, set[Subscription]] = {}
-        self.positions: dict[str, str] = {}
-        # A stream of our own in every XREAD, so a new subscription wakes the reader at once.
-        self.wake_key = f"{realtime.prefix}:hub:{uuid.uuid4().hex}"
         self.closed = False
         self.thread: threading.Thread | None = None
+        self.position = "0-0"
 
-    def subscribe(self, key: str, after: str, render: Render) -> Subscription:
-        """Receive a render of ``key``'s state after each batch of its events newer than ``after``."""
-        sub = Subscription(self, key, render)
+    def subscribe(self, topic: str, render: Render) -> Subscription:
+        """Receive a render after each batch of events of run ``topic`` (or ``EVERY_RUN``)."""
+        sub = Subscription(self, topic, render)
         with self.lock:
             if self.closed:
                 sub.inbox.put(CLOSE)
                 return sub
-            subs = self.subscribers.setdefault(key, set())
-            if not subs:
-                self.positions[key] = after
-            # A stream already read keeps its position: the subscriber's own catch-up covers the rest.
-            subs.add(sub)
+            self.subscribers.setdefault(topic, set()).add(sub)
             if self.thread is None:
+                # Start reading from now: a socket catches up on what happened before by itself.
+                self.position = self.realtime.last_all_id()
                 self.thread = threading.Thread(target=self._run, name="hitl-hub", daemon=True)
                 self.thread.start()
-        self._wake()
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
-        """Forget ``sub``; a stream nobody watches is no longer read."""
+        """Forget ``sub``."""
         with self.lock:
-            subs = self.subscribers.get(sub.key)
+            subs = self.subscribers.get(sub.topic)
             if subs is not None:
                 subs.discard(sub)
                 if not subs:
-                    del self.subscribers[sub.key]
-                    self.positions.pop(sub.key, None)
+                    del self.subscribers[sub.topic]
 
     def close(self) -> None:
         """Tell every subscriber to close (the process is stopping)."""
@@ -92,58 +85,44 @@ class Hub:
             subs = [s for group in self.subscribers.values() for s in group]
         for sub in subs:
             sub.inbox.put(CLOSE)
-        self._wake()
 
     def watching(self) -> int:
         """How many subscriptions are open."""
         with self.lock:
             return sum(len(s) for s in self.subscribers.values())
 
-    def _wake(self) -> None:
-        try:
-            self.realtime.redis.xadd(self.wake_key, {"w": "1"}, maxlen=1)
-            self.realtime.redis.expire(self.wake_key, 60)
-        except Exception:
-            log.warning("could not wake the hub", exc_info=True)
-
     def _run(self) -> None:
-        wake_pos = "$"
         while not self.closed:
-            with self.lock:
-                positions = dict(self.positions)
-            positions[self.wake_key] = wake_pos
             try:
-                reply = self.realtime.read(positions, self.block_ms)
+                reply = self.realtime.read({self.realtime.all_key: self.position}, self.block_ms)
             except Exception:
                 log.exception("hub read failed; retrying")
                 threading.Event().wait(0.5)
                 continue
-            for key, entries in reply.items():
-                if key == self.wake_key:
-                    wake_pos = entries[-1][0]
-                    continue
-                self._deliver(key, entries[-1][0])
+            entries = reply.get(self.realtime.all_key)
+            if not entries:
+                continue
+            self.position = entries[-1][0]
+            latest: dict[str, str] = {}
+            status_changed = ""
+            for entry_id, fields in entries:
+                latest[fields.get("r", "")] = entry_id
+                if fields.get("e") in STATUS_EVENTS:
+                    status_changed = entry_id
+            if status_changed:
+                latest[EVERY_RUN] = status_changed
+            for topic, entry_id in latest.items():
+                self._deliver(topic, entry_id)
 
-    def _deliver(self, key: str, last_id: str) -> None:
+    def _deliver(self, topic: str, event_id: str) -> None:
         with self.lock:
-            if key not in self.subscribers:
-                return
-            self.positions[key] = last_id
-            subs = list(self.subscribers[key])
+            subs = list(self.subscribers.get(topic, ()))
+        if not subs:
+            return
         try:
-            fragment: Any = subs[0].render()  # one render for every socket on this stream
+            fragment: Any = subs[0].render()  # one render for every socket on this run
         except Exception:
-            log.exception("render of %s failed", key)
+            log.exception("render for %s failed", topic)
             return
         for sub in subs:
-            sub.inbox.put((last_id, fragment))
-
-
-def _order(stream_id: str) -> tuple[int, int]:
-    ms, _, seq = stream_id.partition("-")
-    return int(ms), int(seq or 0)
-
-
-def newer(a: str, b: str) -> bool:
-    """True when stream id ``a`` comes after ``b``."""
-    return _order(a) > _order(b)
+            sub.inbox.put((event_id, fragment))

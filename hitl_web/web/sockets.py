@@ -11,7 +11,8 @@ import redis
 from flask import current_app, request
 from flask_sock import Sock
 
-from ..realtime.hub import CLOSE, Hub, newer
+from ..realtime.channel import newer
+from ..realtime.hub import CLOSE, EVERY_RUN, Hub
 from ..workflow import RunNotFound
 from .fragments import index_fragments, push_context, run_fragments
 from .state import client, realtime
@@ -50,25 +51,23 @@ def _after() -> str:
     return after if STREAM_ID.fullmatch(after) else "0-0"
 
 
-def _follow(ws: Any, key: str, after: str, render: Any) -> None:
-    """Push ``render()`` now if the stream moved past ``after``, then after each batch of new events."""
+def _follow(ws: Any, topic: str, after: str, newest: Any, render: Any) -> None:
+    """Push ``render()`` now if ``newest()`` is past ``after``, then after each batch of new events."""
     try:
-        _push_loop(ws, key, after, render)
+        _push_loop(ws, topic, after, newest, render)
     except redis.RedisError as exc:
-        log.warning("socket on %s closed, Redis failed: %s", key, exc)
+        log.warning("socket on %s closed, Redis failed: %s", topic, exc)
         ws.close(reason=TRY_AGAIN, message="store unavailable")
 
 
-def _push_loop(ws: Any, key: str, after: str, render: Any) -> None:
-    sub = hub().subscribe(key, after, render)
+def _push_loop(ws: Any, topic: str, after: str, newest: Any, render: Any) -> None:
+    sub = hub().subscribe(topic, render)
     try:
         sent = after
-        newest: Any = realtime().redis.xrevrange(key, count=1)
-        if newest:
-            newest_id = newest[0][0].decode()
-            if newer(newest_id, after):
-                ws.send(render())  # catch up: one render holds everything since the page was drawn
-                sent = newest_id
+        newest_id = newest()
+        if newer(newest_id, after):
+            ws.send(render())  # catch up: one render holds everything since the page was drawn
+            sent = newest_id
         while ws.connected:
             if SHUTDOWN.is_set():
                 ws.close(reason=RESTART, message="server restarting")
@@ -78,10 +77,10 @@ def _push_loop(ws: Any, key: str, after: str, render: Any) -> None:
                 ws.close(reason=RESTART, message="server restarting")
                 return
             if push is not None:
-                stream_id, fragment = push
-                if newer(stream_id, sent):  # older than what this socket already shows: skip
+                event_id, fragment = push
+                if newer(event_id, sent):  # older than what this socket already shows: skip
                     ws.send(fragment)
-                    sent = stream_id
+                    sent = event_id
     finally:
         sub.close()
 
@@ -101,7 +100,7 @@ def run_socket(ws: Any, run_id: str) -> None:
         with push_context(app):
             return run_fragments(c.get_run(run_id))
 
-    _follow(ws, realtime().stream_key(run_id), _after(), render)
+    _follow(ws, run_id, _after(), realtime().channel(run_id).last_id, render)
 
 
 @sock.route("/ws/index")  # type: ignore[untyped-decorator]
@@ -114,4 +113,4 @@ def index_socket(ws: Any) -> None:
         with push_context(app):
             return index_fragments(c)
 
-    _follow(ws, realtime().all_key, _after(), render)
+    _follow(ws, EVERY_RUN, _after(), realtime().last_all_id, render)
