@@ -15,6 +15,7 @@ from .realtime import Realtime, StreamSettings
 from .realtime.hub import Hub
 from .redis import connect
 from .web import api, pages, security, sockets
+from .web.auth import Approvers, parse_api_tokens
 from .workflow import Client
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,6 +32,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         SOCK_SERVER_OPTIONS={"ping_interval": 25},
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_HTTPONLY=True,
+        REQUIRE_LOGIN_TO_VIEW=False,
+        API_TOKENS=os.environ.get("HITL_API_TOKENS", ""),
     )
     app.config.from_prefixed_env("HITL")
     if test_config:
@@ -39,6 +42,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         if app.config["ENV_NAME"] == "production":
             raise RuntimeError("SECRET_KEY is not set: production refuses to start without it")
         app.config["SECRET_KEY"] = secrets.token_hex(32)  # development: sessions end with the process
+    # Production: only signed-in approvers decide, the API needs a bearer token. Locally anyone may.
+    app.config.setdefault("OPEN_MODE", app.config["ENV_NAME"] != "production")
+    app.config["API_PRINCIPALS"] = parse_api_tokens(str(app.config["API_TOKENS"]))
 
     settings: Settings = app.config.get("SETTINGS") or Settings.from_env(redis_url=app.config["REDIS_URL"])
     connection = connect(settings.redis_url)
@@ -46,12 +52,18 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     bounds = StreamSettings(max_len=settings.stream_max_len, ttl_seconds=settings.stream_ttl)
     app.extensions["hitl_realtime"] = rt = Realtime(connection, settings.key_prefix, bounds)
     app.extensions["hitl_hub"] = hub = Hub(rt)
+    app.extensions["hitl_approvers"] = Approvers(connection, settings.key_prefix)
     sockets.HUBS.append(hub)
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     sockets.sock.init_app(app)
-    app.jinja_env.globals.update(csrf_token=security.csrf_token, current_user=security.current_user)
+    app.jinja_env.globals.update(
+        csrf_token=security.csrf_token,
+        current_user=security.current_user,
+        signed_in=security.signed_in,
+        open_mode=security.open_mode,
+    )
     app.add_url_rule("/healthz", view_func=healthz)
 
     @app.errorhandler(HTTPException)

@@ -118,7 +118,8 @@ class WebServer:
 
     def start(self, timeout: float = 20.0) -> WebServer:
         """Start gunicorn and wait until /healthz answers."""
-        env = process_env(self.settings, {"PORT": str(self.port), "SECRET_KEY": "test-secret", **self.extra_env})
+        defaults = {"PORT": str(self.port), "SECRET_KEY": "test-secret", "HITL_ENV": "development"}
+        env = process_env(self.settings, {**defaults, **self.extra_env})
         log = _log_file(self.log_dir / f"web-{self.port}-{self.starts}.log")
         self.starts += 1
         self.proc = subprocess.Popen(

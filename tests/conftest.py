@@ -115,4 +115,4 @@ def web(settings: Settings, tmp_path: Path, workers: Workers, request: pytest.Fi
 @pytest.fixture
 def app(settings: Settings) -> Flask:
     """The Flask app on this test's namespace (for the test client)."""
-    return create_app({"TESTING": True, "SECRET_KEY": "test-secret", "SETTINGS": settings})
+    return create_app({"TESTING": True, "SECRET_KEY": "test-secret", "SETTINGS": settings, "OPEN_MODE": True})

@@ -155,7 +155,7 @@ def test_decide_by_form_then_late_decision_is_refused(
         f"/runs/{run_id}/approvals/1", data={"decision": "reject", "csrf_token": token2}, headers={"HX-Request": "true"}
     )
     text = resp.get_data(as_text=True)
-    assert resp.status_code == 200 and f"Already decided by {me} at" in text and "approved" in text
+    assert resp.status_code == 409 and f"Already decided by {me} at" in text and "approved" in text
     assert client.get_run(run_id).steps[1].receipt["by"] == me
     # Without JavaScript: a 303 back to the page, which shows the refusal inline.
     resp = other.post(

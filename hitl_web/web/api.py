@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from flask import Blueprint, request
+from flask import Blueprint, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 from ..workflow import (
@@ -17,6 +18,7 @@ from ..workflow import (
     RunStatus,
     UnknownWorkflow,
 )
+from .auth import principal_for
 from .state import client
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -44,11 +46,50 @@ def http_error(exc: HTTPException) -> JSONResponse:
     return {"success": False, "error": exc.description or exc.name}, exc.code or 500
 
 
+MAX_DEPTH = 32
+MAX_DATA_BYTES = 64 * 1024
+
+
+@bp.before_request
+def authenticate() -> None:
+    """In production every API call names its principal with ``Authorization: Bearer <token>``."""
+    if current_app.config["OPEN_MODE"]:
+        g.principal = "api"
+        return
+    principal = principal_for(current_app.config["API_PRINCIPALS"], request.headers.get("Authorization"))
+    if principal is None:
+        raise BadRequest(401, {"success": False, "error": "a valid 'Authorization: Bearer <token>' is required"})
+    g.principal = principal
+
+
+def depth(value: Any) -> int:
+    """How deeply JSON containers nest in ``value`` (iteratively: hostile input cannot blow the stack)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def check_data(value: Any, what: str) -> Any:
+    """``value`` when it is within the nesting and size limits, else a 400/413 saying which."""
+    if depth(value) > MAX_DEPTH:
+        raise BadRequest(400, {"success": False, "error": f"{what} nests deeper than {MAX_DEPTH} levels"})
+    if len(json.dumps(value)) > MAX_DATA_BYTES:
+        raise BadRequest(413, {"success": False, "error": f"{what} is larger than {MAX_DATA_BYTES // 1024} KB"})
+    return value
+
+
 def json_body() -> dict[str, Any]:
     """The request's JSON object, or a 400 saying what is wrong with it."""
-    body = request.get_json(silent=True)
-    if body is None:
+    if not request.is_json:
         raise BadRequest(400, {"success": False, "error": "the body must be JSON (Content-Type: application/json)"})
+    try:
+        body = json.loads(request.get_data(cache=True))
+    except (ValueError, RecursionError):
+        raise BadRequest(400, {"success": False, "error": "the body must be JSON (it does not parse)"}) from None
     if not isinstance(body, dict):
         raise BadRequest(400, {"success": False, "error": "the body must be a JSON object"})
     return body
@@ -90,6 +131,7 @@ def run_json(run: Run) -> dict[str, Any]:
         ],
         "result": run.result,
         "error": run.error,
+        "triggeredBy": run.triggered_by,
     }
 
 
@@ -103,8 +145,9 @@ def trigger() -> JSONResponse:
     run_id = body.get("workflowRunId")
     if run_id is not None and not isinstance(run_id, str):
         raise BadRequest(400, {"error": "workflowRunId must be a string"})
+    payload = check_data(body.get("payload"), "payload")
     try:
-        run_id = client().trigger(workflow_type, body.get("payload"), run_id)
+        run_id = client().trigger(workflow_type, payload, run_id, triggered_by=g.principal)
     except (UnknownWorkflow, InvalidPayload, InvalidRunId, InvalidEventData) as exc:
         raise BadRequest(400, {"error": str(exc)}) from None
     except RunExists as exc:
@@ -124,9 +167,10 @@ def notify() -> JSONResponse:
     run_id = body.get("workflowRunId")
     if run_id is not None and not isinstance(run_id, str):
         raise BadRequest(400, {"success": False, "error": "workflowRunId must be a string"})
-    receipt = {"by": "api", "via": "api", "ip": request.remote_addr}
+    event_data = check_data(body.get("eventData"), "eventData")
+    receipt = {"by": g.principal, "via": "api", "decision": event_data, "ip": request.remote_addr}
     try:
-        waiters = client().notify(event_id, body.get("eventData"), run_id or None, receipt=receipt)
+        waiters = client().notify(event_id, event_data, run_id or None, receipt=receipt)
     except (InvalidEventData, ValueError) as exc:
         raise BadRequest(400, {"success": False, "error": str(exc)}) from None
     notified = [

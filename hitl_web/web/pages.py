@@ -1,30 +1,77 @@
-"""Server-rendered pages and their forms: start a run, watch it, decide its approval."""
+"""Server-rendered pages and their forms: sign in, start a run, watch it, decide its approval."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, get_flashed_messages, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    get_flashed_messages,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from werkzeug.wrappers import Response
 
 from ..workflow import InvalidPayload, RunNotFound, UnknownWorkflow, workflow_names
-from .decisions import decide
+from .decisions import Decider, decide
 from .fragments import render_fragment
-from .security import check_csrf, current_user
-from .state import client, realtime
+from .security import check_csrf, current_user, open_mode, sign_in, signed_in
+from .state import approvers, client, realtime
 from .views import run_view
 
 bp = Blueprint("pages", __name__)
 
+PUBLIC_ENDPOINTS = {"pages.login", "pages.login_form", "static", "healthz"}
 
-@bp.before_request
-def protect_forms() -> None:
-    """Every form POST carries this session's CSRF token."""
+
+@bp.before_app_request
+def guard() -> Response | None:
+    """Every form POST carries this session's CSRF token; viewing may require signing in."""
+    if request.blueprint != "pages":
+        return None
     if request.method == "POST":
         check_csrf()
+    if current_app.config["REQUIRE_LOGIN_TO_VIEW"] and not signed_in() and request.endpoint not in PUBLIC_ENDPOINTS:
+        return redirect(url_for("pages.login_form", next=request.path), 303)
+    return None
 
 
 def is_htmx() -> bool:
     """True for requests made by htmx (which swap a fragment instead of loading a page)."""
     return request.headers.get("HX-Request") == "true"
+
+
+def decider() -> Decider:
+    """The visitor as a decider: their session's name, never what a form says."""
+    return Decider(current_user(), signed_in(), "form", request.remote_addr or "")
+
+
+@bp.get("/login")
+def login_form() -> str:
+    """The approvers' sign-in form."""
+    return render_template("login.html", next=request.args.get("next", "/"), error=None)
+
+
+@bp.post("/login")
+def login() -> Response | tuple[str, int]:
+    """Sign an approver in; a wrong name or password gets the same answer."""
+    name = (request.form.get("name") or "")[:64]
+    if not approvers().check(name, request.form.get("password") or ""):
+        return render_template("login.html", next=request.form.get("next", "/"), error="Wrong name or password."), 401
+    sign_in(name)
+    target = request.form.get("next") or "/"
+    return redirect(target if target.startswith("/") and not target.startswith("//") else "/", 303)
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    """End the session."""
+    session.clear()
+    return redirect(url_for("pages.index"), 303)
 
 
 @bp.get("/")
@@ -42,12 +89,12 @@ def index() -> str:
 
 
 @bp.post("/runs")
-def start_run() -> Response | tuple[str, int]:
+def start_run() -> Response:
     """Trigger a workflow from the index page's form, then show its run."""
     name = request.form.get("workflow", "")
     payload = {"userId": current_user(), "action": request.form.get("action") or "publish"}
     try:
-        run_id = client().trigger(name, payload if name == "human-in-loop" else None)
+        run_id = client().trigger(name, payload if name == "human-in-loop" else None, triggered_by=current_user())
     except (UnknownWorkflow, InvalidPayload) as exc:
         flash(str(exc), "error")
         return redirect(url_for("pages.index"), 303)
@@ -78,18 +125,19 @@ def decide_approval(run_id: str, index: int) -> Response | tuple[str, int]:
         run_id,
         index,
         {"approved": choice == "approve"},
-        by=current_user(),
-        via="form",
+        decider(),
+        open_mode=open_mode(),
         comment=(request.form.get("comment") or "")[:1000],
-        ip=request.remote_addr or "",
     )
     if outcome.approval is None:
         abort(outcome.status, description=outcome.message)
     if is_htmx():
-        # htmx swaps 2xx answers only: a refusal is a normal answer showing who decided first.
+        # The page's htmx swaps 403 and 409 answers too (static/app.js): the prompt says why.
         fragment = render_fragment(
             "approval", approval=outcome.approval, notice=outcome.message, accepted=outcome.accepted
         )
-        return fragment, 200
+        return fragment, outcome.status
+    if outcome.status == 403:
+        abort(403, description=outcome.message)
     flash(outcome.message, "ok" if outcome.accepted else "error")
     return redirect(url_for("pages.run_page", run_id=run_id), 303)

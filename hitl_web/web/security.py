@@ -1,14 +1,20 @@
-"""Who the visitor is (kept in the session) and CSRF tokens for every form."""
+"""Who the visitor is (from the session only), what they may do, and CSRF tokens for every form."""
 
 from __future__ import annotations
 
 import hmac
 import secrets
+from urllib.parse import urlsplit
 
-from flask import abort, request, session
+from flask import abort, current_app, request, session
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
+
+
+def open_mode() -> bool:
+    """Local mode: anyone may decide (a banner says so). Production requires signed-in approvers."""
+    return bool(current_app.config["OPEN_MODE"])
 
 
 def current_user() -> str:
@@ -17,6 +23,19 @@ def current_user() -> str:
     if not isinstance(user, str) or not user:
         user = session["user"] = f"guest-{secrets.token_hex(3)}"
     return user
+
+
+def signed_in() -> bool:
+    """True when the session belongs to a signed-in approver."""
+    return session.get("approver") is True
+
+
+def sign_in(name: str) -> None:
+    """Start an approver's session: a fresh session and CSRF token, so nothing from before carries over."""
+    session.clear()
+    session["user"] = name
+    session["approver"] = True
+    session["csrf"] = secrets.token_urlsafe(32)
 
 
 def csrf_token() -> str:
@@ -37,3 +56,11 @@ def check_csrf() -> None:
         or not any(isinstance(token, str) and hmac.compare_digest(token, expected) for token in sent)
     ):
         abort(400, description="This form has expired or did not come from this site: reload the page and try again.")
+
+
+def same_origin() -> bool:
+    """False when the request says it comes from another site (the Origin header of a WebSocket)."""
+    origin = request.headers.get("Origin")
+    if not origin:
+        return True  # not a browser, or a same-origin request that omits it
+    return urlsplit(origin).netloc == request.host

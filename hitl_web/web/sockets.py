@@ -15,6 +15,7 @@ from ..realtime.channel import newer
 from ..realtime.hub import CLOSE, EVERY_RUN, Hub
 from ..workflow import RunNotFound
 from .fragments import index_fragments, push_context, run_fragments
+from .security import same_origin, signed_in
 from .state import client, realtime
 
 sock = Sock()
@@ -49,6 +50,17 @@ HUBS: list[Hub] = []
 def _after() -> str:
     after = request.args.get("after", "0-0")
     return after if STREAM_ID.fullmatch(after) else "0-0"
+
+
+def _allowed(ws: Any) -> bool:
+    """Sockets are checked like pages: same origin, and signed in where viewing requires it."""
+    if not same_origin():
+        ws.close(reason=POLICY_VIOLATION, message="cross-origin socket refused")
+        return False
+    if current_app.config["REQUIRE_LOGIN_TO_VIEW"] and not signed_in():
+        ws.close(reason=POLICY_VIOLATION, message="sign in to watch")
+        return False
+    return True
 
 
 def _follow(ws: Any, topic: str, after: str, newest: Any, render: Any) -> None:
@@ -88,6 +100,8 @@ def _push_loop(ws: Any, topic: str, after: str, newest: Any, render: Any) -> Non
 @sock.route("/ws/runs/<run_id>")  # type: ignore[untyped-decorator]
 def run_socket(ws: Any, run_id: str) -> None:
     """A run's page: its status, approvals and steps, re-rendered on every event of its channel."""
+    if not _allowed(ws):
+        return
     c = client()
     try:
         c.get_run(run_id)
@@ -106,6 +120,8 @@ def run_socket(ws: Any, run_id: str) -> None:
 @sock.route("/ws/index")  # type: ignore[untyped-decorator]
 def index_socket(ws: Any) -> None:
     """The index page's lists of recent and waiting runs, re-rendered when any run moves."""
+    if not _allowed(ws):
+        return
     c = client()
     app = current_app._get_current_object()  # type: ignore[attr-defined]
 

@@ -6,6 +6,7 @@ from flask import current_app
 
 from ..realtime import Realtime
 from ..workflow import Client
+from .auth import Approvers
 
 
 def client() -> Client:
@@ -16,3 +17,8 @@ def client() -> Client:
 def realtime() -> Realtime:
     """The realtime channels of this app."""
     return current_app.extensions["hitl_realtime"]  # type: ignore[no-any-return]
+
+
+def approvers() -> Approvers:
+    """The approvers who may sign in."""
+    return current_app.extensions["hitl_approvers"]  # type: ignore[no-any-return]

@@ -37,8 +37,15 @@ class Client:
         self.engine = Engine(connection, self.settings)
         self.store = self.engine.store
 
-    def trigger(self, workflow_name: str, payload: Any = None, workflow_run_id: str | None = None) -> str:
-        """Start a run of ``workflow_name`` and return its id at once."""
+    def trigger(
+        self,
+        workflow_name: str,
+        payload: Any = None,
+        workflow_run_id: str | None = None,
+        *,
+        triggered_by: str | None = None,
+    ) -> str:
+        """Start a run of ``workflow_name`` and return its id at once; ``triggered_by`` names who started it."""
         wf = get_workflow(workflow_name)
         stored = wf.validate_payload(payload)
         try:
@@ -48,7 +55,7 @@ class Client:
         run_id = workflow_run_id or new_run_id()
         if not RUN_ID.fullmatch(run_id):
             raise InvalidRunId("a run id is 1-128 letters, digits, '-' or '_'")
-        if not self.store.create_run(run_id, wf.name, stored):
+        if not self.store.create_run(run_id, wf.name, stored, triggered_by):
             raise RunExists(f"run {run_id!r} already exists")
         self.engine.enqueue(run_id)
         return run_id

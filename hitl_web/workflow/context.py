@@ -90,11 +90,18 @@ class WorkflowContext:
         return result
 
     def wait_for_event(
-        self, step_name: str, event_id: str, timeout: Duration = "7d", *, message: str | None = None
+        self,
+        step_name: str,
+        event_id: str,
+        timeout: Duration = "7d",
+        *,
+        message: str | None = None,
+        approvers: list[str] | None = None,
     ) -> WaitResult:
         """Pause until ``notify(event_id, ...)`` or ``timeout``; the run holds no worker meanwhile.
 
-        ``message`` is what an approver is shown (default: "Waiting for <step name>").
+        ``message`` is what an approver is shown (default: "Waiting for <step name>"); ``approvers``
+        limits who may decide it from the approval page (default: any approver).
         """
         seconds = parse_duration(timeout)
         if not isinstance(event_id, str) or not event_id:
@@ -113,6 +120,7 @@ class WorkflowContext:
                 event_id=event_id,
                 deadline=now + seconds,
                 message=message if message is not None else f"Waiting for {step_name}",
+                approvers=list(approvers) if approvers else None,
             )
             state, resolution = ex.store.wait(ex.run_id, ex.token, index, step)
             if state == "lost":

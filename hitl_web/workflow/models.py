@@ -56,8 +56,9 @@ class Step:
     attempts: int = 0
     event_id: str | None = None
     deadline: float | None = None
-    # What an approver is shown while a wait is open.
+    # What an approver is shown while a wait is open, and who alone may decide it (None: anyone).
     message: str | None = None
+    approvers: list[str] | None = None
     # Who decided a wait and when; ``None`` for other steps and for timeouts.
     receipt: dict[str, Any] | None = None
 
@@ -65,7 +66,7 @@ class Step:
         """The stored form; fields left at their default are omitted to keep waiting runs small."""
         data: dict[str, Any] = {"name": self.name, "type": self.type.value, "status": self.status.value}
         data["started_at"] = self.started_at
-        for key in ("finished_at", "result", "error", "event_id", "deadline", "message", "receipt"):
+        for key in ("finished_at", "result", "error", "event_id", "deadline", "message", "approvers", "receipt"):
             value = getattr(self, key)
             if value is not None:
                 data[key] = value
@@ -126,10 +127,13 @@ class Run:
     result: Any = None
     error: str | None = None
     finished_at: float | None = None
+    # Who started the run (a signed-in name, an API principal): separation of duties needs it.
+    triggered_by: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data, enums as strings."""
         return {
+            "triggered_by": self.triggered_by,
             "run_id": self.run_id,
             "workflow": self.workflow,
             "status": self.status.value,

@@ -44,6 +44,8 @@ class Workflow:
     middlewares: list[WorkflowMiddleware] = field(default_factory=list)
     failure_function: FailureFunction | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # The person who triggered a run may not decide its approvals.
+    separation_of_duties: bool = False
 
     def validate_payload(self, payload: Any) -> Any:
         """The payload as stored (JSON data), or ``InvalidPayload`` with pydantic's message."""
@@ -79,6 +81,7 @@ def workflow(
     retries: int = 3,
     retry_delay: Duration = 1.0,
     retry_backoff: float = 2.0,
+    separation_of_duties: bool = False,
 ) -> Callable[[WorkflowFunction], WorkflowFunction]:
     """Register the decorated function as the workflow ``name``."""
     if retries < 0:
@@ -86,7 +89,9 @@ def workflow(
     policy = RetryPolicy(retries=retries, delay=parse_duration(retry_delay), backoff=retry_backoff)
 
     def register(fn: WorkflowFunction) -> WorkflowFunction:
-        _workflows[name] = Workflow(name, fn, payload, list(middlewares), failure_function, policy)
+        _workflows[name] = Workflow(
+            name, fn, payload, list(middlewares), failure_function, policy, separation_of_duties
+        )
         return fn
 
     return register

@@ -86,10 +86,14 @@ class RunStore:
         return repr(now + self.settings.lease_seconds)
 
     # -- writes -----------------------------------------------------------------------------
-    def create_run(self, run_id: str, workflow: str, payload: Any) -> bool:
+    def create_run(self, run_id: str, workflow: str, payload: Any, triggered_by: str | None = None) -> bool:
         """Store a new running run, due for a job now; False when the id is taken."""
         now = time.time()
-        return bool(self._call("trigger", run_id, workflow, dumps(payload), repr(now), self._lease_deadline(now)))
+        return bool(
+            self._call(
+                "trigger", run_id, workflow, dumps(payload), repr(now), self._lease_deadline(now), triggered_by or ""
+            )
+        )
 
     def claim(self, run_id: str, token: str) -> Claim | str:
         """Take the run for the execution ``token``; a reason string when it must not run now."""
@@ -250,6 +254,7 @@ class RunStore:
             waits=waits,
             result=json.loads(f["result"]) if f.get("result") else None,
             error=f.get("error") or None,
+            triggered_by=f.get("by") or None,
         )
 
     def list_runs(self, status: RunStatus | None = None, limit: int = 50, offset: int = 0) -> list[Run]:

@@ -1,9 +1,10 @@
--- ARGV: prefix, run id, workflow, payload json, now, lease deadline
+-- ARGV: prefix, run id, workflow, payload json, now, lease deadline, triggered by ('' for unknown)
 local id, now = ARGV[2], ARGV[5]
 local rk = run_key(id)
 if redis.call('EXISTS', rk) == 1 then return 0 end
 redis.call('HSET', rk, 'workflow', ARGV[3], 'status', 'running', 'payload', ARGV[4],
   'created', now, 'updated', now, 'due', 'lease', 'owner', '')
+if ARGV[7] ~= '' then redis.call('HSET', rk, 'by', ARGV[7]) end
 redis.call('ZADD', INDEX, now, id)
 redis.call('ZADD', DUE, ARGV[6], id)
 return 1
