@@ -158,3 +158,20 @@ def sleeper_flow(context: WorkflowContext) -> float:
 def bad_result_flow(context: WorkflowContext) -> None:
     """A step returning something that is not JSON."""
     context.run("not-json", lambda: {1, 2})
+
+
+@workflow("guarded", separation_of_duties=True)
+def guarded_flow(context: WorkflowContext) -> dict[str, Any]:
+    """An approval only alice or bob may decide, and never the person who started the run."""
+    decision = context.wait_for_event(
+        "sign-off", f"sign-off-{context.workflow_run_id}", timeout="1h", message="Sign off?", approvers=["alice", "bob"]
+    )
+    return {"decision": decision.event_data}
+
+
+@workflow("chain", retries=5, retry_delay=0.05)
+def chain_flow(context: WorkflowContext) -> int:
+    """Three short counted steps: a worker may die in any of them."""
+    for name in ("a", "b", "c"):
+        context.run(name, lambda name=name: (count(context.workflow_run_id, name), time.sleep(0.05))[0])
+    return 3

@@ -183,7 +183,7 @@ def test_waiting_runs_survive_a_redis_restart(settings: Settings, tmp_path: Path
     try:
         workers.start(1)
         client = Client(connect(own.redis_url), own)
-        run_ids = [client.trigger("human-in-loop") for _ in range(30)]
+        run_ids = [client.trigger("human-in-loop") for _ in range(200)]
         wait_until(lambda: all(client.get_run(r).status is RunStatus.WAITING for r in run_ids), timeout=30)
         server.stop()
         time.sleep(0.5)
