@@ -34,6 +34,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         REQUIRE_LOGIN_TO_VIEW=False,
         API_TOKENS=os.environ.get("HITL_API_TOKENS", ""),
+        ALLOWED_ORIGINS="",
     )
     app.config.from_prefixed_env("HITL")
     if test_config:
@@ -45,6 +46,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # Production: only signed-in approvers decide, the API needs a bearer token. Locally anyone may.
     app.config.setdefault("OPEN_MODE", app.config["ENV_NAME"] != "production")
     app.config["API_PRINCIPALS"] = parse_api_tokens(str(app.config["API_TOKENS"]))
+    origins = app.config["ALLOWED_ORIGINS"]
+    if isinstance(origins, str):  # HITL_ALLOWED_ORIGINS is a comma-separated list
+        app.config["ALLOWED_ORIGINS"] = [o.strip() for o in origins.split(",") if o.strip()]
 
     settings: Settings = app.config.get("SETTINGS") or Settings.from_env(redis_url=app.config["REDIS_URL"])
     connection = connect(settings.redis_url)

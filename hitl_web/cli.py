@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import os
 import secrets
@@ -135,6 +136,34 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     return OK
 
 
+def cmd_approver(args: argparse.Namespace) -> int:
+    """Add, remove or list the approvers who may sign in (passwords are stored as hashes)."""
+    from .web.auth import Approvers
+
+    client = _client()
+    approvers = Approvers(client.store.redis, client.settings.key_prefix)
+    if args.action == "list":
+        for name in approvers.names():
+            print(name)
+        return OK
+    if not args.name:
+        raise CommandError(f"approver {args.action} needs a NAME")
+    if args.action == "remove":
+        if not approvers.remove(args.name):
+            raise CommandError(f"no approver {args.name!r}")
+        print(f"removed approver {args.name}")
+        return OK
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    elif sys.stdin.isatty():
+        password = getpass.getpass(f"password for {args.name}: ")
+    else:
+        raise CommandError("give the password on standard input with --password-stdin")
+    approvers.add(args.name, password)
+    print(f"saved approver {args.name}")
+    return OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line's grammar."""
     parser = argparse.ArgumentParser(prog="hitl-web", description=__doc__)
@@ -164,6 +193,11 @@ def build_parser() -> argparse.ArgumentParser:
     cancel = sub.add_parser("cancel", help="cancel a run")
     cancel.add_argument("run_id")
     cancel.set_defaults(func=cmd_cancel)
+    approver = sub.add_parser("approver", help="add, remove or list approvers")
+    approver.add_argument("action", choices=["add", "remove", "list"])
+    approver.add_argument("name", nargs="?")
+    approver.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    approver.set_defaults(func=cmd_approver)
     return parser
 
 

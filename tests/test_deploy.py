@@ -209,7 +209,9 @@ def test_worker_told_to_stop_finishes_its_run(workers: Workers, client: Client, 
 
 
 # 5. The CLI.
-def cli(settings: Settings, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def cli(
+    settings: Settings, *args: str, env: dict[str, str] | None = None, input_text: str | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(Path(sys.executable).parent / "hitl-web"), *args],
         env=env or worker_env(settings),
@@ -217,6 +219,7 @@ def cli(settings: Settings, *args: str, env: dict[str, str] | None = None) -> su
         capture_output=True,
         text=True,
         timeout=30,
+        input=input_text if input_text is not None else "",
     )
 
 

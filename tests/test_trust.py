@@ -18,7 +18,7 @@ from hitl_web import create_app
 from hitl_web.config import Settings
 from hitl_web.web.auth import Approvers
 from hitl_web.workflow import Client, RunStatus
-from tests.conftest import Workers, wait_for_status
+from tests.conftest import Workers, wait_for_status, wait_until
 
 PASSWORD = "correct horse battery"
 TOKEN = "ci-token-0123456789abcdef"
@@ -276,3 +276,53 @@ def test_hundred_concurrent_decisions_one_wins(app: Flask, client: Client, waiti
     assert len(refused) == 99 and all(f"Already decided by {winner}" in text for _, text, _ in refused)
     run = wait_for_status(client, waiting_run, RunStatus.COMPLETED)
     assert run.steps[1].receipt["by"] == winner
+
+
+def test_cli_manages_approvers(settings: Settings, client: Client) -> None:
+    from tests.test_deploy import cli
+
+    added = cli(settings, "approver", "add", "dana", "--password-stdin", input_text=PASSWORD + "\n")
+    assert added.returncode == 0, added.stderr
+    approvers = Approvers(client.store.redis, settings.key_prefix)
+    assert approvers.check("dana", PASSWORD) and not approvers.check("dana", "nope")
+    stored = client.store.redis.hget(approvers.key, "dana")
+    assert stored and PASSWORD.encode() not in stored  # only a hash is kept
+    assert "dana" in cli(settings, "approver", "list").stdout
+    short = cli(settings, "approver", "add", "erin", "--password-stdin", input_text="short\n")
+    assert short.returncode == 1 and "at least 8 characters" in short.stderr
+    assert cli(settings, "approver", "add", "erin").returncode == 1  # no terminal, no --password-stdin
+    assert cli(settings, "approver", "remove", "dana").returncode == 0
+    gone = cli(settings, "approver", "remove", "dana")
+    assert gone.returncode == 1 and "no approver 'dana'" in gone.stderr
+
+
+def test_sockets_refuse_other_origins(web: Any, client: Client) -> None:
+    import simple_websocket
+
+    run_id = client.trigger("human-in-loop")
+    url = f"ws://127.0.0.1:{web.port}/ws/runs/{run_id}?after=0-0"
+    with pytest.raises(simple_websocket.ConnectionClosed) as closed:
+        ws = simple_websocket.Client.connect(url, headers={"Origin": "http://evil.example"})
+        ws.receive(timeout=5)
+    assert closed.value.reason == 1008
+    ws = simple_websocket.Client.connect(url, headers={"Origin": f"http://127.0.0.1:{web.port}"})
+    try:
+        assert ws.connected and ws.receive(timeout=5) is not None  # same origin: the catch-up push
+    finally:
+        ws.close()
+
+
+def test_input_resolved_event_carries_the_receipt(app: Flask, client: Client, waiting_run: str) -> None:
+    from hitl_web.realtime import Realtime
+
+    http = app.test_client()
+    token = csrf(http, f"/runs/{waiting_run}")
+    http.post(f"/runs/{waiting_run}/approvals/1", data={"decision": "reject", "csrf_token": token, "comment": "no"})
+    channel = Realtime(client.store.redis, client.settings.key_prefix).channel(waiting_run)
+    wait_until(lambda: any(e.name == "workflow.inputResolved" for _, e in channel.history()))
+    (event,) = [e for _, e in channel.history() if e.name == "workflow.inputResolved"]
+    receipt = event.data["receipt"]
+    assert (
+        receipt["by"].startswith("guest-") and receipt["comment"] == "no" and receipt["decision"] == {"approved": False}
+    )
+    assert receipt["via"] == "form" and receipt["prompt_sha256"] and event.data["decidedBy"] == receipt["by"]

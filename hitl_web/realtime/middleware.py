@@ -63,6 +63,7 @@ class RealtimeMiddleware(WorkflowMiddleware):
                     "decision": result.get("event_data") if isinstance(result, dict) else None,
                     "decidedBy": receipt.get("by"),
                     "decidedAt": receipt.get("at"),
+                    "receipt": step.receipt,
                 },
             )
         channel.emit("workflow.stepFinish", {"stepName": step_name, "index": context.current_index, "result": result})

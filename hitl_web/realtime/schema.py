@@ -52,6 +52,8 @@ class InputResolved(EventData):
     decision: Any = None
     decidedBy: str | None = None
     decidedAt: float | None = None
+    # The decision's receipt: who, when, how (form, API, CLI), comment, prompt hash, client address.
+    receipt: dict[str, Any] | None = None
 
 
 class RunFinish(EventData):

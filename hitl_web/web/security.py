@@ -59,8 +59,14 @@ def check_csrf() -> None:
 
 
 def same_origin() -> bool:
-    """False when the request says it comes from another site (the Origin header of a WebSocket)."""
+    """False when the request says it comes from another site (the Origin header of a WebSocket).
+
+    Host names are compared (some clients leave the port out of Host); ``HITL_ALLOWED_ORIGINS``
+    adds origins, such as a proxy's public name.
+    """
     origin = request.headers.get("Origin")
     if not origin:
         return True  # not a browser, or a same-origin request that omits it
-    return urlsplit(origin).netloc == request.host
+    if origin in current_app.config["ALLOWED_ORIGINS"]:
+        return True
+    return urlsplit(origin).hostname == urlsplit(f"//{request.host}").hostname
