@@ -326,3 +326,29 @@ def test_input_resolved_event_carries_the_receipt(app: Flask, client: Client, wa
         receipt["by"].startswith("guest-") and receipt["comment"] == "no" and receipt["decision"] == {"approved": False}
     )
     assert receipt["via"] == "form" and receipt["prompt_sha256"] and event.data["decidedBy"] == receipt["by"]
+
+
+def test_sockets_need_sign_in_when_viewing_does(settings: Settings, client: Client, tmp_path: Any) -> None:
+    import simple_websocket
+
+    from hitl_web.stack import WebServer
+
+    env = {"HITL_ENV": "production", "HITL_REQUIRE_LOGIN_TO_VIEW": "true"}
+    web = WebServer(settings, tmp_path / "web", env).start()
+    try:
+        run_id = client.trigger("human-in-loop")
+        with pytest.raises(simple_websocket.ConnectionClosed) as closed:
+            ws = simple_websocket.Client.connect(f"ws://127.0.0.1:{web.port}/ws/runs/{run_id}?after=0-0")
+            ws.receive(timeout=5)
+        assert closed.value.reason == 1008 and "sign in" in (closed.value.message or "")
+    finally:
+        web.stop()
+
+
+def test_run_page_shows_the_receipt(app: Flask, client: Client, waiting_run: str) -> None:
+    http = app.test_client()
+    token = csrf(http, f"/runs/{waiting_run}")
+    http.post(f"/runs/{waiting_run}/approvals/1", data={"decision": "approve", "csrf_token": token, "comment": "lgtm"})
+    page = http.get(f"/runs/{waiting_run}").get_data(as_text=True)
+    assert "approved</strong> by guest-" in page and "“lgtm”" in page
+    assert "via form" in page and "prompt sha256" in page

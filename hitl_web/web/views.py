@@ -37,6 +37,8 @@ class ApprovalView:
     decided_by: str = ""
     decided_at: str = ""
     comment: str = ""
+    via: str = ""
+    prompt_sha256: str = ""
 
     @property
     def dom_id(self) -> str:
@@ -131,6 +133,8 @@ def approval_view(run: Run, index: int, step: Step) -> ApprovalView:
         view.decided_by = str(receipt.get("by") or "someone (no receipt)")
         view.decided_at = fmt_time(receipt.get("at") or step.finished_at)
         view.comment = str(receipt.get("comment") or "")
+        view.via = str(receipt.get("via") or "")
+        view.prompt_sha256 = str(receipt.get("prompt_sha256") or "")
     elif run.status.finished:
         view.state = "closed"
     return view
