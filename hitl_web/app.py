@@ -62,6 +62,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     sockets.sock.init_app(app)
+    app.before_request(sockets.refuse_foreign_sockets)
     app.jinja_env.globals.update(
         csrf_token=security.csrf_token,
         current_user=security.current_user,

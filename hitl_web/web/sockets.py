@@ -8,7 +8,7 @@ import threading
 from typing import Any
 
 import redis
-from flask import current_app, request
+from flask import abort, current_app, request
 from flask_sock import Sock
 
 from ..realtime.channel import newer
@@ -52,15 +52,14 @@ def _after() -> str:
     return after if STREAM_ID.fullmatch(after) else "0-0"
 
 
-def _allowed(ws: Any) -> bool:
-    """Sockets are checked like pages: same origin, and signed in where viewing requires it."""
+def refuse_foreign_sockets() -> None:
+    """Before the WebSocket handshake: refuse (403) another origin, or a viewer who must sign in first."""
+    if not request.path.startswith("/ws/"):
+        return
     if not same_origin():
-        ws.close(reason=POLICY_VIOLATION, message="cross-origin socket refused")
-        return False
+        abort(403, description="cross-origin WebSocket refused")
     if current_app.config["REQUIRE_LOGIN_TO_VIEW"] and not signed_in():
-        ws.close(reason=POLICY_VIOLATION, message="sign in to watch")
-        return False
-    return True
+        abort(403, description="sign in to watch")
 
 
 def _follow(ws: Any, topic: str, after: str, newest: Any, render: Any) -> None:
@@ -100,8 +99,6 @@ def _push_loop(ws: Any, topic: str, after: str, newest: Any, render: Any) -> Non
 @sock.route("/ws/runs/<run_id>")  # type: ignore[untyped-decorator]
 def run_socket(ws: Any, run_id: str) -> None:
     """A run's page: its status, approvals and steps, re-rendered on every event of its channel."""
-    if not _allowed(ws):
-        return
     c = client()
     try:
         c.get_run(run_id)
@@ -120,8 +117,6 @@ def run_socket(ws: Any, run_id: str) -> None:
 @sock.route("/ws/index")  # type: ignore[untyped-decorator]
 def index_socket(ws: Any) -> None:
     """The index page's lists of recent and waiting runs, re-rendered when any run moves."""
-    if not _allowed(ws):
-        return
     c = client()
     app = current_app._get_current_object()  # type: ignore[attr-defined]
 

@@ -21,7 +21,7 @@ from .errors import (
 )
 from .middleware import fire
 from .models import Step, StepStatus, StepType, WaitResult
-from .store import apply_resolution, dumps
+from .store import Pending, apply_resolution, dumps
 
 if TYPE_CHECKING:
     from .runner import Execution
@@ -51,6 +51,8 @@ class WorkflowContext:
         # The step being executed for real, and its position: middleware reads them.
         self.current_step: Step | None = None
         self.current_index: int = -1
+        # Records that go with this execution's next write (see ``Pending``).
+        self.pending = Pending()
 
     # -- step API -------------------------------------------------------------------------
     def run(self, step_name: str, fn: Callable[[], Any]) -> Any:
@@ -63,10 +65,10 @@ class WorkflowContext:
         attempt = (recorded.attempts if recorded else 0) + 1
         step = Step(step_name, StepType.RUN, StepStatus.RUNNING, time.time(), attempts=attempt)
         ex = self._execution
-        # Recorded first, so whoever the hook tells (a live page) finds the step already there.
-        self._write(index, step)
+        # Written (with the previous step's completion) before ``fn`` runs, so what ``fn`` does always
+        # follows a stored completion of every earlier step, and a page told by the hook finds it.
+        self._record(index, step, now=True)
         fire(ex.middlewares, "before_execution", context=self, step_name=step_name)
-        ex.log_step(step_name, "running")
         try:
             value = fn()
             if inspect.isawaitable(value):
@@ -84,7 +86,7 @@ class WorkflowContext:
                 raise StepError(step_name, _describe(exc)) from exc
             raise RetryStep(step_name, attempt, exc) from exc
         step.status, step.result, step.finished_at = StepStatus.COMPLETED, result, time.time()
-        self._write(index, step)
+        self._record(index, step)
         ex.log_step(step_name, "completed", step.finished_at - step.started_at)
         fire(ex.middlewares, "after_execution", context=self, step_name=step_name, result=result)
         return result
@@ -122,7 +124,7 @@ class WorkflowContext:
                 message=message if message is not None else f"Waiting for {step_name}",
                 approvers=list(approvers) if approvers else None,
             )
-            state, resolution = ex.store.wait(ex.run_id, ex.token, index, step)
+            state, resolution = ex.store.wait(ex.run_id, ex.token, index, step, self.pending)
             if state == "lost":
                 raise LeaseLost(ex.run_id)
             # Fired once the wait is registered, so a page told about it can already show the prompt.
@@ -139,8 +141,7 @@ class WorkflowContext:
             if resolution is None:
                 raise RuntimeError(f"wait {step_name!r} was resumed without a resolution")
         apply_resolution(step, resolution)
-        self._write(index, step, resolved=True)
-        self._set_current(index, step)
+        self._record(index, step, resolved=True)
         ex.log_step(step_name, "timeout" if resolution.get("timeout") else "completed")
         fire(ex.middlewares, "after_execution", context=self, step_name=step_name, result=step.result)
         return _wait_result(step)
@@ -155,19 +156,19 @@ class WorkflowContext:
         now = time.time()
         if recorded is None:
             step = Step(step_name, StepType.SLEEP, StepStatus.SLEEPING, now, deadline=now + seconds)
-            if not ex.store.park(ex.run_id, ex.token, step.deadline or now, index, step):
+            self.pending.add(index, step)
+            if not ex.store.park(ex.run_id, ex.token, step.deadline or now, self.pending):
                 raise LeaseLost(ex.run_id)
             self._set_current(index, step)
             fire(ex.middlewares, "before_execution", context=self, step_name=step_name)
             raise Suspend(step_name)
         wake_at = recorded.deadline or now
         if wake_at > now:
-            if not ex.store.park(ex.run_id, ex.token, wake_at):
+            if not ex.store.park(ex.run_id, ex.token, wake_at, self.pending):
                 raise LeaseLost(ex.run_id)
             raise Suspend(step_name)
         recorded.status, recorded.finished_at = StepStatus.COMPLETED, now
-        self._write(index, recorded)
-        self._set_current(index, recorded)
+        self._record(index, recorded)
         fire(ex.middlewares, "after_execution", context=self, step_name=step_name, result=None)
 
     # -- internals ------------------------------------------------------------------------
@@ -188,20 +189,23 @@ class WorkflowContext:
     def _set_current(self, index: int, step: Step) -> None:
         self.current_index, self.current_step = index, step
 
-    def _write(self, index: int, step: Step, *, resolved: bool = False) -> None:
+    def _record(self, index: int, step: Step, *, resolved: bool = False, now: bool = False) -> None:
+        """Queue ``step`` for the next write (``now``: write it, and what is queued, at once)."""
         self._set_current(index, step)
-        ex = self._execution
-        if not ex.store.write_step(ex.run_id, ex.token, index, step, resolved=resolved):
-            raise LeaseLost(ex.run_id)
+        self.pending.add(index, step, resolved=resolved)
         if index < len(self._steps):
             self._steps[index] = step
         else:
             self._steps.append(step)
+        if now:
+            ex = self._execution
+            if not ex.store.write_steps(ex.run_id, ex.token, self.pending):
+                raise LeaseLost(ex.run_id)
 
     def _fail_step(self, index: int, step: Step, exc: BaseException, *, final: bool) -> None:
         step.status = StepStatus.FAILED if final else StepStatus.RETRYING
         step.error, step.finished_at = _describe(exc), time.time()
-        self._write(index, step)
+        self._record(index, step)  # written by the retry's park, the failure's finish, or the next step
         self._execution.log_step(step.name, step.status.value, step.finished_at - step.started_at)
 
 

@@ -27,7 +27,7 @@ from .errors import (
 from .middleware import fire
 from .models import RunStatus
 from .registry import Workflow, get_workflow, load_workflows, middlewares_for, use
-from .store import Claim, RunStore
+from .store import Claim, Pending, RunStore
 
 log = logging.getLogger("hitl_web.runs")
 
@@ -135,7 +135,7 @@ class Execution:
         except UnknownWorkflow as exc:
             # Not registered in this process (a deploy removed it): fail it rather than loop on it.
             log.error("run=%s status=failed error=%r", self.run_id, str(exc))
-            self.store.finish(self.run_id, self.token, RunStatus.FAILED, error=str(exc))
+            self.store.finish(self.run_id, self.token, RunStatus.FAILED, Pending(), error=str(exc))
             return
         self.middlewares = middlewares_for(self.workflow)
         context = WorkflowContext(self, self.workflow.load_payload(claim.payload))
@@ -169,7 +169,7 @@ class Execution:
             self.engine.current = None
         # Hooks fire only for the execution that recorded the outcome: once, and after the state
         # they announce is visible to every reader.
-        if self.store.finish(self.run_id, self.token, RunStatus.COMPLETED, result=result):
+        if self.store.finish(self.run_id, self.token, RunStatus.COMPLETED, context.pending, result=result):
             log.info(
                 "run=%s workflow=%s status=completed duration_ms=%.1f",
                 self.run_id,
@@ -192,11 +192,11 @@ class Execution:
             "run=%s workflow=%s step=%s status=retrying attempt=%d", self.run_id, self.workflow.name, step, attempt
         )
         fire(self.middlewares, "on_warning", context=context, warning=warning)
-        self.store.park(self.run_id, self.token, time.time() + delay, attempts=run_attempts)
+        self.store.park(self.run_id, self.token, time.time() + delay, context.pending, attempts=run_attempts)
 
     def _fail(self, context: WorkflowContext, error: BaseException) -> None:
         message = f"{type(error).__name__}: {error}"
-        if not self.store.finish(self.run_id, self.token, RunStatus.FAILED, error=message):
+        if not self.store.finish(self.run_id, self.token, RunStatus.FAILED, context.pending, error=message):
             return
         log.error("run=%s workflow=%s status=failed error=%r", self.run_id, self.workflow.name, message)
         if self.workflow.failure_function is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
@@ -26,6 +26,30 @@ def _text(value: bytes | str | None) -> str:
 def dumps(value: Any) -> str:
     """Compact JSON, refusing NaN and infinities (they are not JSON)."""
     return json.dumps(value, separators=(",", ":"), allow_nan=False)
+
+
+@dataclass
+class Pending:
+    """Step records not written yet: they go with the execution's next write, in one round trip.
+
+    A step's completion rides along with the next step's start, so it is stored before anything
+    the next step does, at the cost of one write per step instead of two.
+    """
+
+    records: list[tuple[int, Step]] = field(default_factory=list)
+    clear: bool = False
+
+    def add(self, index: int, step: Step, *, resolved: bool = False) -> None:
+        """Queue ``step`` for position ``index``; ``resolved`` when it holds a wait's resolution."""
+        self.records.append((index, step))
+        self.clear = self.clear or resolved
+
+    def take(self) -> tuple[str, str]:
+        """The queued records as the scripts read them ("index<TAB>json" lines), and the clear flag."""
+        blob = "\n".join(f"{i}\t{step.to_json()}" for i, step in self.records)
+        clear = "1" if self.clear else "0"
+        self.records, self.clear = [], False
+        return blob, clear
 
 
 @dataclass
@@ -113,25 +137,19 @@ class RunStore:
             steps=[Step.from_json(raw) for raw in reply[7:]],
         )
 
-    def write_step(self, run_id: str, token: str, index: int, step: Step, *, resolved: bool = False) -> bool:
-        """Record ``step`` at ``index``; False when this execution no longer owns the run."""
-        now = repr(time.time())
-        return bool(self._call("write_step", run_id, token, index, step.to_json(), now, "1" if resolved else "0"))
+    def write_steps(self, run_id: str, token: str, pending: Pending) -> bool:
+        """Write the pending step records; False when this execution no longer owns the run."""
+        blob, clear = pending.take()
+        return bool(self._call("write_step", run_id, token, blob, clear, repr(time.time())))
 
-    def wait(self, run_id: str, token: str, index: int, step: Step) -> tuple[str, Any]:
+    def wait(self, run_id: str, token: str, index: int, step: Step, pending: Pending) -> tuple[str, Any]:
         """Register the wait ``step``; ``("resolved", resolution)`` when a lookback notify was kept."""
         assert step.event_id is not None and step.deadline is not None
         waiter = dumps({"step": step.name, "index": index, "deadline": step.deadline})
+        pending.add(index, step)
+        blob, clear = pending.take()
         reply = self._call(
-            "wait",
-            run_id,
-            token,
-            index,
-            step.to_json(),
-            step.event_id,
-            repr(step.deadline),
-            repr(time.time()),
-            waiter,
+            "wait", run_id, token, blob, clear, index, step.event_id, repr(step.deadline), repr(time.time()), waiter
         )
         state = _text(reply[0])
         return state, (json.loads(reply[1]) if state == "resolved" else None)
@@ -167,44 +185,22 @@ class RunStore:
         """Extend the lease of the execution ``token``; False when it lost the run."""
         return bool(self._call("renew", run_id, token, self._lease_deadline(time.time())))
 
-    def park(
-        self,
-        run_id: str,
-        token: str,
-        wake_at: float,
-        index: int | None = None,
-        step: Step | None = None,
-        attempts: int | None = None,
-    ) -> bool:
-        """Release the run until ``wake_at`` (a sleep or a retry backoff), recording ``step`` first."""
-        return bool(
-            self._call(
-                "park",
-                run_id,
-                token,
-                "" if index is None else index,
-                step.to_json() if step else "",
-                repr(wake_at),
-                repr(time.time()),
-                "" if attempts is None else attempts,
-            )
-        )
+    def park(self, run_id: str, token: str, wake_at: float, pending: Pending, attempts: int | None = None) -> bool:
+        """Release the run until ``wake_at`` (a sleep or a retry backoff), writing the pending records."""
+        blob, clear = pending.take()
+        now = repr(time.time())
+        attempts_arg = "" if attempts is None else attempts
+        return bool(self._call("park", run_id, token, blob, clear, repr(wake_at), now, attempts_arg))
 
-    def finish(self, run_id: str, token: str, status: RunStatus, *, result: Any = None, error: str = "") -> bool:
-        """Mark the run completed (with ``result``) or failed (with ``error``)."""
-        field, value = ("result", dumps(result)) if status is RunStatus.COMPLETED else ("error", error)
-        return bool(
-            self._call(
-                "finish",
-                run_id,
-                token,
-                status.value,
-                field,
-                value,
-                repr(time.time()),
-                self.settings.finished_run_ttl,
-            )
-        )
+    def finish(
+        self, run_id: str, token: str, status: RunStatus, pending: Pending, *, result: Any = None, error: str = ""
+    ) -> bool:
+        """Mark the run completed (with ``result``) or failed (with ``error``), writing the pending records."""
+        field_name, value = ("result", dumps(result)) if status is RunStatus.COMPLETED else ("error", error)
+        blob, clear = pending.take()
+        ttl = self.settings.finished_run_ttl
+        now = repr(time.time())
+        return bool(self._call("finish", run_id, token, blob, clear, status.value, field_name, value, now, ttl))
 
     def cancel(self, run_id: str) -> str:
         """Cancel a running or waiting run; returns the status it had (``missing`` when unknown)."""

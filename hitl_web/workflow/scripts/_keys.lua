@@ -21,3 +21,14 @@ local function put_step(sk, index, record)
     return redis.error_reply('step index ' .. index .. ' is past the ' .. n .. ' recorded steps')
   end
 end
+-- Step records that an execution sends along with its next write: "index\tjson" lines (compact JSON
+-- has no raw tab or newline). clear = '1' drops a resolved wait's resolution now that its record holds it.
+local function put_records(id, rk, blob, clear)
+  local sk = steps_key(id)
+  for line in string.gmatch(blob, '[^\n]+') do
+    local tab = string.find(line, '\t', 1, true)
+    local err = put_step(sk, tonumber(string.sub(line, 1, tab - 1)), string.sub(line, tab + 1))
+    if err then return err end
+  end
+  if clear == '1' then redis.call('HDEL', rk, 'resolution', 'wait_index') end
+end

@@ -1,13 +1,15 @@
--- ARGV: prefix, run id, token, status, 'result' or 'error', value, now, ttl seconds (0: keep)
+-- ARGV: prefix, run id, token, records, clear, status, 'result' or 'error', value, now, ttl seconds (0: keep)
 local id = ARGV[2]
 local rk = run_key(id)
 if not owns(rk, ARGV[3]) then return 0 end
-redis.call('HSET', rk, 'status', ARGV[4], ARGV[5], ARGV[6], 'owner', '', 'due', '',
-  'finished', ARGV[7], 'updated', ARGV[7])
+local err = put_records(id, rk, ARGV[4], ARGV[5])
+if err then return err end
+redis.call('HSET', rk, 'status', ARGV[6], ARGV[7], ARGV[8], 'owner', '', 'due', '',
+  'finished', ARGV[9], 'updated', ARGV[9])
 redis.call('HDEL', rk, 'resolution', 'wait_index', 'wait_event')
 redis.call('ZREM', DUE, id)
 redis.call('DEL', lookback_key(id))
-local ttl = tonumber(ARGV[8])
+local ttl = tonumber(ARGV[10])
 if ttl > 0 then
   redis.call('EXPIRE', rk, ttl)
   redis.call('EXPIRE', steps_key(id), ttl)

@@ -1,12 +1,10 @@
--- ARGV: prefix, run id, token, step index, step json, wake at, now, run attempts ('' to keep)
+-- ARGV: prefix, run id, token, records, clear, wake at, now, run attempts ('' to keep)
 -- A sleep or a retry backoff: the run holds no worker until ``wake at``.
 local id = ARGV[2]
 local rk = run_key(id)
 if not owns(rk, ARGV[3]) then return 0 end
-if ARGV[4] ~= '' then
-  local err = put_step(steps_key(id), tonumber(ARGV[4]), ARGV[5])
-  if err then return err end
-end
+local err = put_records(id, rk, ARGV[4], ARGV[5])
+if err then return err end
 redis.call('HSET', rk, 'owner', '', 'due', 'wake', 'updated', ARGV[7])
 if ARGV[8] ~= '' then redis.call('HSET', rk, 'attempts', ARGV[8]) end
 redis.call('ZADD', DUE, ARGV[6], id)

@@ -1,20 +1,21 @@
--- ARGV: prefix, run id, token, step index, waiting step json, event id, deadline, now, waiter json
+-- ARGV: prefix, run id, token, records (the waiting step's last), clear, step index, event id, deadline,
+--       now, waiter json
 -- Reaching a wait: an early (lookback) notify for this run resolves it at once; otherwise the run
 -- registers as a waiter and stops holding a worker.
-local id, event_id, now = ARGV[2], ARGV[6], ARGV[8]
+local id, index, event_id, now = ARGV[2], ARGV[6], ARGV[7], ARGV[9]
 local rk = run_key(id)
 if not owns(rk, ARGV[3]) then return {'lost'} end
-local err = put_step(steps_key(id), tonumber(ARGV[4]), ARGV[5])
+local err = put_records(id, rk, ARGV[4], ARGV[5])
 if err then return err end
 local lk = lookback_key(id)
 local early = redis.call('HGET', lk, event_id)
 if early then
   redis.call('HDEL', lk, event_id)
-  redis.call('HSET', rk, 'resolution', early, 'wait_index', ARGV[4], 'updated', now)
+  redis.call('HSET', rk, 'resolution', early, 'wait_index', index, 'updated', now)
   return {'resolved', early}
 end
-redis.call('HSET', waiters_key(event_id), id, ARGV[9])
+redis.call('HSET', waiters_key(event_id), id, ARGV[10])
 redis.call('HSET', rk, 'status', 'waiting', 'owner', '', 'due', 'deadline', 'wait_event', event_id,
-  'wait_index', ARGV[4], 'updated', now)
-redis.call('ZADD', DUE, ARGV[7], id)
+  'wait_index', index, 'updated', now)
+redis.call('ZADD', DUE, ARGV[8], id)
 return {'waiting'}
