@@ -271,7 +271,7 @@ def test_cli_commands_and_errors(settings: Settings, workers: Workers, client: C
     assert done.returncode == 1 and "Redis is unreachable" in done.stderr
 
 
-@pytest.mark.parametrize("line", ["status=started", "step=initial-processing status=completed duration_ms="])
+@pytest.mark.parametrize("line", ["status=started", "step=wait-for-approval status=waiting"])
 def test_structured_log_lines(workers: Workers, client: Client, line: str) -> None:
     workers.start(1)
     run_id = client.trigger("human-in-loop")

@@ -67,7 +67,7 @@ class Channel:
         if self.realtime.emitter is not None:
             self.realtime.emitter.put((self.run_id, name, body))
             return None
-        return _text(self.realtime.append(self.realtime.redis, self.run_id, name, body))
+        return _text(self.realtime.write([(self.run_id, name, body)])[0])
 
     def history(self, after: str = "0-0") -> list[tuple[str, Event]]:
         """Events after the id ``after`` (all kept ones by default), oldest first."""
@@ -120,15 +120,14 @@ class Realtime:
         """The channel of ``run_id``."""
         return Channel(self, run_id)
 
-    def append(self, client: Any, run_id: str, name: str, body: str) -> Any:
-        """Write one event with ``client`` (a connection or a pipeline); returns its id or the pipeline."""
+    def write(self, events: list[tuple[str, str, str]]) -> list[Any]:
+        """Store ``(run id, name, body)`` events in one call; returns their ids."""
         b = self.bounds
-        ttl = b.ttl_seconds if name in STATUS_EVENTS else ""
-        return self._emit(
-            keys=[self.events_key(run_id), self.all_key],
-            args=[run_id, name, body, b.max_len, b.all_max_len, ttl],
-            client=client,
-        )
+        args: list[Any] = [self.all_key, b.max_len, b.all_max_len]
+        for run_id, name, body in events:
+            ttl = b.ttl_seconds if name in STATUS_EVENTS else ""
+            args += [self.events_key(run_id), run_id, name, body, ttl]
+        return list(self._emit(args=args))
 
     def parse(self, run_id: str, raw: str) -> tuple[str, Event]:
         """An event id and event from a stored list entry."""
@@ -163,7 +162,8 @@ class Emitter(threading.Thread):
 
     def put(self, item: tuple[str, str, str]) -> None:
         """Queue one event (run id, name, body)."""
-        self.idle.clear()
+        if self.idle.is_set():  # clearing takes the event's lock: only when it changes anything
+            self.idle.clear()
         self.pending.put(item)
 
     def flush(self, timeout: float = 5.0) -> bool:
@@ -180,10 +180,7 @@ class Emitter(threading.Thread):
                 except queue.Empty:
                     break
             try:
-                with self.realtime.redis.pipeline(transaction=False) as pipe:
-                    for item in batch:
-                        self.realtime.append(pipe, *item)
-                    pipe.execute()
+                self.realtime.write(batch)
             except Exception:
                 log.exception("could not write %d realtime events", len(batch))
             if self.pending.empty():

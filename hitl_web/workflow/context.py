@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import logging
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -87,7 +88,7 @@ class WorkflowContext:
             raise RetryStep(step_name, attempt, exc) from exc
         step.status, step.result, step.finished_at = StepStatus.COMPLETED, result, time.time()
         self._record(index, step)
-        ex.log_step(step_name, "completed", step.finished_at - step.started_at)
+        ex.log_step(step_name, "completed", step.finished_at - step.started_at, logging.DEBUG)
         fire(ex.middlewares, "after_execution", context=self, step_name=step_name, result=result)
         return result
 

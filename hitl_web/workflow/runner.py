@@ -112,9 +112,12 @@ class Execution:
         self.claim: Claim
         self.middlewares: list[Any] = []
 
-    def log_step(self, step: str, status: str, duration: float | None = None) -> None:
-        """One structured line per step transition."""
-        log.info(
+    def log_step(self, step: str, status: str, duration: float | None = None, level: int = logging.INFO) -> None:
+        """One structured line for a step's transition (completed steps log at DEBUG: runs log their end)."""
+        if not log.isEnabledFor(level):
+            return
+        log.log(
+            level,
             "run=%s workflow=%s step=%s status=%s%s",
             self.run_id,
             self.workflow.name,

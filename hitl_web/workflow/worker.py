@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 import time
@@ -70,9 +71,8 @@ class Worker(SimpleWorker):
             super().execute_job(job, queue)
             return
         # Busy, so a stop signal waits for the run to park or finish (warm shutdown) instead of
-        # interrupting it. Kept in this process only: at hundreds of runs a second, writing it to
-        # Redis twice per job would cost more than the runs' own steps.
-        self._state = WorkerStatus.BUSY
+        # interrupting it.
+        self.set_state(WorkerStatus.BUSY)
         try:
             execute(self.connection, str(job.args[0]))
         except Exception:
@@ -93,22 +93,41 @@ class Worker(SimpleWorker):
         super().heartbeat(timeout, pipeline)
 
     def set_state(self, state: str, pipeline: Any = None) -> None:
-        """Write the worker's state only when it changes."""
-        if pipeline is None and state == getattr(self, "_state", None):
+        """Write the worker's state when it changes, except the idle/busy flip of every job.
+
+        At hundreds of runs a second that flip would cost two writes per job and tell a dashboard
+        nothing it could read; the state is kept in process, where RQ's stop handling reads it.
+        """
+        previous = getattr(self, "_state", None)
+        flip = {state, previous} <= {WorkerStatus.IDLE, WorkerStatus.BUSY}
+        if pipeline is None and (state == previous or flip):
+            self._state = state
             return
         super().set_state(state, pipeline)
 
+    def check_for_suspension(self, burst: bool) -> None:
+        """``rq suspend`` is honoured within a second (RQ asks Redis before every job otherwise)."""
+        now = time.monotonic()
+        if now - self._last_suspension_check < 1.0:
+            return
+        self._last_suspension_check = now
+        super().check_for_suspension(burst)
+
     _last_beat = 0.0
+    _last_suspension_check = 0.0
 
     def bootstrap(self, *args: Any, **kwargs: Any) -> None:
         """Start the sweeper beside the work loop."""
         super().bootstrap(*args, **kwargs)
+        # RQ logs a line per job; runs log their own transitions (hitl_web.runs), so keep RQ's
+        # warnings and errors only once it has said that it started.
+        self.log.setLevel(max(self.log.getEffectiveLevel(), logging.WARNING))
         logger = logging.getLogger("hitl_web")
         if not logger.handlers:
             handler = logging.StreamHandler(sys.stderr)
             handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
             logger.addHandler(handler)
-            logger.setLevel(logging.INFO)
+            logger.setLevel(os.environ.get("HITL_LOG_LEVEL", "INFO").upper())
         self.sweeper = Sweeper(engine_for(self.connection))
         self.sweeper.start()
 
