@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import redis
+
 from ..workflow import WorkflowContext, WorkflowMiddleware
 from ..workflow.models import StepStatus, StepType
 from .channel import Channel, Realtime, StreamSettings
@@ -21,8 +23,10 @@ class RealtimeMiddleware(WorkflowMiddleware):
         if self._realtime is None:
             s = context.settings
             bounds = StreamSettings(max_len=s.stream_max_len, ttl_seconds=s.stream_ttl)
-            # In a worker, events are written in the background: steps do not wait for them.
-            self._realtime = Realtime(context.connection, s.key_prefix, bounds, background=True)
+            # In a worker, events are written in the background: steps do not wait for them. The
+            # writer thread takes its connections from the pool (the run's own is the main thread's).
+            conn = redis.Redis(connection_pool=context.connection.connection_pool)
+            self._realtime = Realtime(conn, s.key_prefix, bounds, background=True)
         return self._realtime.channel(context.workflow_run_id)
 
     def flush(self) -> None:

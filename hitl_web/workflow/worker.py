@@ -9,6 +9,7 @@ import threading
 import time
 from typing import Any
 
+import redis
 from rq import Queue, SimpleWorker
 from rq.job import Job
 from rq.worker import WorkerStatus
@@ -21,9 +22,10 @@ log = logging.getLogger("hitl_web.worker")
 class Sweeper(threading.Thread):
     """Fires what is due (timeouts, sleeps, retries, abandoned runs) and renews the current lease."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, executing: Engine) -> None:
         super().__init__(name="hitl-sweeper", daemon=True)
-        self.engine = engine
+        self.engine = engine  # this thread's own connection
+        self.executing = executing  # whose current run's lease this thread renews
         self.stopped = threading.Event()
 
     def run(self) -> None:
@@ -34,7 +36,7 @@ class Sweeper(threading.Thread):
         while not self.stopped.wait(settings.sweep_interval):
             try:
                 self.sweep_once()
-                current = self.engine.current
+                current = self.executing.current
                 now = time.monotonic()
                 if current is not None and now >= next_renewal:
                     self.engine.store.renew(*current)
@@ -128,7 +130,11 @@ class Worker(SimpleWorker):
             handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
             logger.addHandler(handler)
             logger.setLevel(os.environ.get("HITL_LOG_LEVEL", "INFO").upper())
-        self.sweeper = Sweeper(engine_for(self.connection))
+        # Runs execute on the main thread over a connection of their own (no pool bookkeeping per
+        # command); the sweeper thread uses the pool.
+        own = redis.Redis(connection_pool=self.connection.connection_pool, single_connection_client=True)
+        executing = engine_for(own)
+        self.sweeper = Sweeper(Engine(self.connection, executing.settings), executing)
         self.sweeper.start()
 
     def teardown(self) -> None:
