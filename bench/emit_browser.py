@@ -9,9 +9,8 @@ import time
 
 import websockets
 
-from bench.stack import percentiles, report, stack, wait_for
+from bench.stack import percentiles, report, stack, waiting_runs
 from hitl_web.realtime import Realtime
-from hitl_web.workflow import RunStatus
 
 
 async def viewer(port: int, run_id: str, after: str, arrivals: list[float], ready: asyncio.Event) -> None:
@@ -65,8 +64,7 @@ def main() -> None:
     args = parser.parse_args()
     with stack(workers=1) as st:
         web = st.web()
-        run_ids = [st.client.trigger("bench-wait") for _ in range(args.clients)]
-        wait_for(lambda: all(st.client.get_run(r).status is RunStatus.WAITING for r in run_ids), 60, "waits", 0.05)
+        run_ids = waiting_runs(st, args.clients)
         realtime = Realtime(st.redis, st.settings.key_prefix)
         samples = asyncio.run(measure(web.port, realtime, run_ids, args.rounds))
     report(

@@ -117,3 +117,12 @@ def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.001)
         if time.monotonic() > deadline:
             sys.exit(f"benchmark gave up waiting for {what}")
         time.sleep(interval)
+
+
+def waiting_runs(st: Stack, n: int) -> list[str]:
+    """Trigger ``n`` bench-wait runs and return their ids once all of them wait."""
+    from hitl_web.workflow import RunStatus
+
+    run_ids = [st.client.trigger("bench-wait") for _ in range(n)]
+    wait_for(lambda: all(st.client.get_run(r).status is RunStatus.WAITING for r in run_ids), 60, "waits", 0.05)
+    return run_ids

@@ -62,9 +62,11 @@ def start_guarded(http: FlaskClient, client: Client) -> str:
     return run_id
 
 
-def decide(http: FlaskClient, run_id: str, **extra: str) -> Any:
+def decide(http: FlaskClient, run_id: str, index: int = 0, htmx: bool = True, **extra: str) -> Any:
+    """Post a decision from the run page's form (approve unless ``extra`` says otherwise)."""
     data = {"decision": "approve", "csrf_token": csrf(http, f"/runs/{run_id}"), **extra}
-    return http.post(f"/runs/{run_id}/approvals/0", data=data, headers={"HX-Request": "true"})
+    headers = {"HX-Request": "true"} if htmx else {}
+    return http.post(f"/runs/{run_id}/approvals/{index}", data=data, headers=headers)
 
 
 def test_only_the_right_approver_decides(prod: Flask, workers: Workers, client: Client) -> None:
@@ -314,9 +316,7 @@ def test_sockets_refuse_other_origins(web: Any, client: Client) -> None:
 def test_input_resolved_event_carries_the_receipt(app: Flask, client: Client, waiting_run: str) -> None:
     from hitl_web.realtime import Realtime
 
-    http = app.test_client()
-    token = csrf(http, f"/runs/{waiting_run}")
-    http.post(f"/runs/{waiting_run}/approvals/1", data={"decision": "reject", "csrf_token": token, "comment": "no"})
+    decide(app.test_client(), waiting_run, 1, htmx=False, decision="reject", comment="no")
     channel = Realtime(client.store.redis, client.settings.key_prefix).channel(waiting_run)
     wait_until(lambda: any(e.name == "workflow.inputResolved" for _, e in channel.history()))
     (event,) = [e for _, e in channel.history() if e.name == "workflow.inputResolved"]
@@ -345,8 +345,7 @@ def test_sockets_need_sign_in_when_viewing_does(settings: Settings, client: Clie
 
 def test_run_page_shows_the_receipt(app: Flask, client: Client, waiting_run: str) -> None:
     http = app.test_client()
-    token = csrf(http, f"/runs/{waiting_run}")
-    http.post(f"/runs/{waiting_run}/approvals/1", data={"decision": "approve", "csrf_token": token, "comment": "lgtm"})
+    decide(http, waiting_run, 1, htmx=False, comment="lgtm")
     page = http.get(f"/runs/{waiting_run}").get_data(as_text=True)
     assert "approved</strong> by guest-" in page and "“lgtm”" in page
     assert "via form" in page and "prompt sha256" in page
