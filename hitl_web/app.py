@@ -82,7 +82,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 def healthz() -> tuple[dict[str, Any], int]:
-    """200 with the number of live workers on the run queue while Redis answers; 503 when it does not."""
+    """200 with live workers on the run queue and this process's open sockets; 503 without Redis."""
     from flask import current_app
     from rq import Worker
 
@@ -91,4 +91,5 @@ def healthz() -> tuple[dict[str, Any], int]:
         workers = Worker.count(queue=client.engine.queue)
     except Exception as exc:
         return {"ok": False, "redis": f"unreachable: {type(exc).__name__}"}, 503
-    return {"ok": True, "redis": "ok", "workers": workers}, 200
+    sockets_open = current_app.extensions["hitl_hub"].watching()
+    return {"ok": True, "redis": "ok", "workers": workers, "sockets": sockets_open}, 200

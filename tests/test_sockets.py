@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import time
 import urllib.request
@@ -92,5 +93,7 @@ def test_index_socket_pushes_lists(web: WebServer, client: Client) -> None:
             assert message is not None
             fragment = message
         assert 'id="waiting"' in fragment and run_id in fragment and 'id="runs"' in fragment
+        with urllib.request.urlopen(f"{web.url}/healthz") as resp:
+            assert json.loads(resp.read())["sockets"] == 1  # this socket, counted by the process's hub
     finally:
         ws.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -174,12 +173,3 @@ def run_view(run: Run) -> RunView:
         approvals=approvals,
     )
 
-
-def age(ts: float) -> str:
-    """How long ago, roughly."""
-    seconds = max(0, int(time.time() - ts))
-    if seconds < 60:
-        return f"{seconds}s ago"
-    if seconds < 3600:
-        return f"{seconds // 60}m ago"
-    return f"{seconds // 3600}h ago"

@@ -98,11 +98,6 @@ class RunStore:
         """Sorted set of every run id by creation time."""
         return f"{self.prefix}:runs"
 
-    @property
-    def due_key(self) -> str:
-        """Sorted set of run id -> when the sweep must look at it (deadline, wake-up, lease end)."""
-        return f"{self.prefix}:due"
-
     def _call(self, name: str, *args: Any) -> Any:
         return self._scripts[name](args=[self.prefix, *args])
 
