@@ -172,4 +172,3 @@ def run_view(run: Run) -> RunView:
         steps=[step_view(i, s) for i, s in enumerate(run.steps)],
         approvals=approvals,
     )
-

@@ -67,6 +67,10 @@ class Worker(SimpleWorker):
     twenty round trips a job; the lean path costs three. Any other job runs as RQ runs it.
     """
 
+    # When RQ's heartbeat and suspension check last went to Redis (both are throttled).
+    _last_beat = 0.0
+    _last_suspension_check = 0.0
+
     def execute_job(self, job: Job, queue: Queue) -> None:
         """Execute a run job in place; hand any other job to RQ."""
         if job.func_name != RUN_JOB:
@@ -114,9 +118,6 @@ class Worker(SimpleWorker):
             return
         self._last_suspension_check = now
         super().check_for_suspension(burst)
-
-    _last_beat = 0.0
-    _last_suspension_check = 0.0
 
     def bootstrap(self, *args: Any, **kwargs: Any) -> None:
         """Start the sweeper beside the work loop."""
