@@ -115,3 +115,16 @@ def test_failed_run_emits_step_fail_and_run_finish(client: Client, workers: Work
     fails = [d for n, d in events if n == "workflow.stepFail"]
     assert [f["final"] for f in fails] == [False, False, True]
     assert events[-1][0] == "workflow.runFinish" and events[-1][1]["status"] == "failed"
+
+
+def test_cancel_tells_live_pages(client: Client, workers: Workers, realtime: Realtime) -> None:
+    workers.start(1)
+    run_id = client.trigger("human-in-loop")
+    channel = realtime.channel(run_id)
+    # The worker writes its events in the background: let them land first.
+    wait_until(lambda: any(e.name == "workflow.waitingForInput" for _, e in channel.history()))
+    client.cancel(run_id)
+    last = channel.history()[-1][1]
+    assert last.name == "workflow.runFinish" and last.data == {"status": "cancelled", "error": None}
+    client.cancel(run_id)  # cancelling again announces nothing new
+    assert realtime.channel(run_id).history()[-1][1] == last

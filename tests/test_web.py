@@ -220,3 +220,16 @@ def test_production_refuses_to_start_without_secret_key(settings: object, monkey
     monkeypatch.delenv("HITL_ENV", raising=False)
     with pytest.raises(RuntimeError, match="SECRET_KEY"):
         create_app({"SETTINGS": settings})
+
+
+def test_decision_after_the_timeout_is_refused_as_expired(http: FlaskClient, workers: Workers, client: Client) -> None:
+    workers.start(1, {"HITL_APPROVAL_TIMEOUT": "1s"})
+    run_id = client.trigger("human-in-loop")
+    run = wait_for_status(client, run_id, RunStatus.COMPLETED)
+    assert run.result == {"success": False, "reason": "timeout"}
+    token = csrf_of(http, f"/runs/{run_id}")
+    resp = http.post(
+        f"/runs/{run_id}/approvals/1", data={"decision": "approve", "csrf_token": token}, headers={"HX-Request": "true"}
+    )
+    assert resp.status_code == 409 and "This approval expired" in resp.get_data(as_text=True)
+    assert client.get_run(run_id).steps[1].receipt is None
