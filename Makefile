@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench screenshot clean
 
 run: $(VENV)/.installed
 	$(BIN)/hitl-web dev
@@ -34,6 +34,10 @@ bench: $(VENV)/.installed-bench
 $(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed
 	$(BIN)/python -m pip install -q -e '.[bench]'
 	touch $@
+
+# Refreshes docs/run-waiting.png (the README's picture) from the browser test.
+screenshot: $(VENV)/.installed-test
+	HITL_UPDATE_SCREENSHOT=1 $(BIN)/python -m pytest -q tests/e2e -k test_approve_live
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
