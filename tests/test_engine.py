@@ -334,3 +334,21 @@ def test_list_runs_newest_first_and_by_status(client: Client, workers: Workers) 
     assert [r.run_id for r in client.list_runs(status=RunStatus.COMPLETED)] == [done]
     assert client.list_runs(status="failed") == []
     assert json.loads(json.dumps(client.get_run(waiting).to_dict()))["status"] == "waiting"
+
+
+def test_wake_up_ids_name_their_run() -> None:
+    from hitl_web.workflow.runner import run_of_wake_up, wake_up_id
+
+    for run_id in ("wfr_a-b_c", "my-run-1", "x"):
+        assert run_of_wake_up(wake_up_id(run_id)) == run_id
+    assert run_of_wake_up("0b6f3c2e9a1d4e5f") is None  # an ordinary RQ job id
+    assert run_of_wake_up("hitlrun_short") is None
+
+
+def test_other_rq_jobs_still_run_on_the_worker(client: Client, workers: Workers) -> None:
+    from rq import Queue
+
+    workers.start(1)
+    job = Queue(client.settings.queue_name, connection=client.store.redis).enqueue("builtins.len", "abcd")
+    wait_until(lambda: job.get_status(refresh=True) == "finished")
+    assert job.return_value() == 4

@@ -31,6 +31,24 @@ from .store import Claim, Pending, RunStore
 
 log = logging.getLogger("hitl_web.runs")
 
+# A run's wake-up call is queued as "hitlrun_<12 hex>_<run id>" (RQ allows letters, digits, _ and -).
+WAKE_UP = "hitlrun_"
+_NONCE = 12
+
+
+def wake_up_id(run_id: str) -> str:
+    """A fresh job id for a wake-up call of ``run_id``."""
+    return f"{WAKE_UP}{uuid.uuid4().hex[:_NONCE]}_{run_id}"
+
+
+def run_of_wake_up(job_id: str) -> str | None:
+    """The run a queued wake-up call names, or None for any other job id."""
+    head = len(WAKE_UP) + _NONCE
+    if not job_id.startswith(WAKE_UP) or len(job_id) <= head + 1 or job_id[head] != "_":
+        return None
+    return job_id[head + 1 :]
+
+
 # Errors that retrying cannot fix: the run fails at once.
 FINAL_ERRORS = (StepError, NonRetryableError, NonDeterminism, ResultNotSerializable)
 
@@ -51,20 +69,15 @@ class Engine:
         use(realtime_middleware)  # every workflow's progress goes to its live page
 
     def enqueue(self, run_id: str) -> None:
-        """Hand the run to a worker; if this job is lost, the run's lease brings it back."""
-        job_id = uuid.uuid4().hex
-        with self.redis.pipeline() as pipe:
-            self.queue.enqueue_call(
-                execute_run,
-                args=(run_id,),
-                job_id=job_id,
-                result_ttl=0,
-                failure_ttl=3600,
-                timeout=-1,
-                description=f"run {run_id}",
-                pipeline=pipe,
-            )
-            # The sweep uses it to tell a job still queued from one that was lost.
+        """Queue a wake-up call for the run on the RQ queue; if it is lost, the run's lease brings it back.
+
+        The call is a job id naming the run (see ``worker.RunJob``): no job hash, one RPUSH.
+        """
+        job_id = wake_up_id(run_id)
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.rpush(self.queue.key, job_id)
+            pipe.sadd(self.queue.redis_queues_keys, self.queue.key)
+            # The sweep uses it to tell a wake-up still queued from one that was lost.
             pipe.hset(self.store.run_key(run_id), "job", job_id)
             pipe.execute()
 

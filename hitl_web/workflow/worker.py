@@ -14,7 +14,7 @@ from rq import Queue, SimpleWorker
 from rq.job import Job
 from rq.worker import WorkerStatus
 
-from .runner import Engine, engine_for, execute
+from .runner import Engine, engine_for, execute, run_of_wake_up
 
 log = logging.getLogger("hitl_web.worker")
 
@@ -59,6 +59,26 @@ class Sweeper(threading.Thread):
 RUN_JOB = "hitl_web.workflow.runner.execute_run"
 
 
+class RunJob(Job):
+    """RQ's job class, and a run's wake-up call: the queued id names the run; nothing else is stored.
+
+    A run is durable through its lease, not its job, so a wake-up needs no job hash: enqueueing is
+    one RPUSH and dequeueing reads nothing more. Any other job is fetched as RQ fetches it.
+    """
+
+    @classmethod
+    def fetch(cls, id: str, connection: Any = None, serializer: Any = None) -> Job:
+        """The wake-up call for ``id``'s run, or the stored RQ job ``id``."""
+        run_id = run_of_wake_up(id)
+        if run_id is None:
+            return super().fetch(id, connection=connection, serializer=serializer)
+        job = cls(id, connection=connection)
+        job.func_name = RUN_JOB
+        job.args = (run_id,)
+        job.kwargs = {}
+        return job
+
+
 class Worker(SimpleWorker):
     """An RQ worker that runs jobs without forking (a fork costs more than most steps) and sweeps.
 
@@ -70,6 +90,12 @@ class Worker(SimpleWorker):
     # When RQ's heartbeat and suspension check last went to Redis (both are throttled).
     _last_beat = 0.0
     _last_suspension_check = 0.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # `rq worker` passes its default job class explicitly; ours also reads wake-up calls.
+        if kwargs.get("job_class") in (None, Job, "rq.job.Job"):
+            kwargs["job_class"] = RunJob
+        super().__init__(*args, **kwargs)
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         """Execute a run job in place; hand any other job to RQ."""
