@@ -76,7 +76,9 @@ def stack(workers: int = 1, **settings: Any) -> Iterator[Stack]:
     if not url:
         server = EmbeddedRedis(workdir / "redis").start()
         url = server.url
-    prefix = f"bench{uuid.uuid4().hex[:8]}"
+    # Its own Redis: the default key prefix and queue, as a deployment has them. A shared one
+    # (REDIS_URL): a prefix of the benchmark's own, so nothing there is touched.
+    prefix = Settings().key_prefix if server is not None else f"bench{uuid.uuid4().hex[:8]}"
     s = Settings(redis_url=url, key_prefix=prefix, queue_name=prefix, workflow_modules=MODULES, **settings)
     conn = connect(url)
     st = Stack(s, workdir, conn, Client(conn, s), Workers(s, workdir))

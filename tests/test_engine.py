@@ -74,10 +74,10 @@ def test_thousand_waiting_runs_hold_no_worker(client: Client, workers: Workers, 
     n = 1000
     started = time.monotonic()
     run_ids = [client.trigger("counted") for _ in range(n)]
-    waiting_key = f"{client.settings.key_prefix}:waiters:ev-"
+    waiters_key = client.store.waiters_key
 
     def all_waiting() -> bool:
-        return sum(1 for _ in rconn.scan_iter(waiting_key + "*", count=2000)) == n
+        return rconn.hlen(waiters_key) == n
 
     wait_until(all_waiting, timeout=120, interval=0.2)
     reached_wait = time.monotonic() - started
@@ -311,6 +311,31 @@ def test_cancel_waiting_run(client: Client, workers: Workers, rconn: redis.Redis
     assert client.get_run(run_id).status is RunStatus.CANCELLED
     assert "three" not in counts(rconn, client, run_id)
     assert client.cancel(run_id) is RunStatus.CANCELLED  # cancelling again changes nothing
+
+
+def test_runs_sharing_an_event_id_are_notified_together(client: Client, workers: Workers, rconn: redis.Redis) -> None:
+    """Several runs on one event id: one cancelled, one timed out, one notify resolves the rest; nothing is left."""
+    workers.start(1)
+    shared = {"event_id": "release-window", "timeout": "1h"}
+    run_ids = [client.trigger("waiter", shared) for _ in range(4)]
+    short = client.trigger("waiter", {**shared, "timeout": "2s"})
+    for run_id in [*run_ids, short]:
+        wait_for_status(client, run_id, RunStatus.WAITING)
+    assert sorted(w.run_id for w in client.get_waiters("release-window")) == sorted([*run_ids, short])
+    assert {w.step_name for w in client.get_waiters("release-window")} == {"wait"}
+    assert client.cancel(run_ids[0]) is RunStatus.CANCELLED
+    assert wait_for_status(client, short, RunStatus.COMPLETED).result["timeout"] is True
+    assert sorted(w.run_id for w in client.get_waiters("release-window")) == sorted(run_ids[1:])
+
+    woken = client.notify("release-window", {"go": True})
+    assert sorted(w.run_id for w in woken) == sorted(run_ids[1:])
+    for run_id in run_ids[1:]:
+        assert wait_for_status(client, run_id, RunStatus.COMPLETED).result["event_data"] == {"go": True}
+    assert client.get_waiters("release-window") == []
+    assert client.notify("release-window", {"go": True}) == []
+    prefix = client.settings.key_prefix
+    assert not rconn.hexists(f"{prefix}:waiters", "release-window")
+    assert not rconn.exists(f"{prefix}:waiters:release-window")
 
 
 def test_sleep_holds_no_worker_and_wakes(client: Client, workers: Workers) -> None:

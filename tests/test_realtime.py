@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import redis
 
@@ -48,15 +50,37 @@ def test_every_event_carries_run_id_and_time(realtime: Realtime) -> None:
     assert event.data == {"stepName": "a", "index": 0, "result": {"n": 1}}
 
 
+def test_events_are_stored_compactly_and_read_back_whole(realtime: Realtime, rconn: redis.Redis) -> None:
+    """Stored: short name, ms offset, field values with trailing defaults left out; read: the whole event."""
+    channel = realtime.channel("wfr_c")
+    before = time.time()
+    channel.emit("workflow.stepStart", {"stepName": "a", "index": 0})  # type defaults to "run"
+    channel.emit("workflow.waitingForInput", {"eventId": "e-1", "message": 'Say "yes" <b>', "index": 1})
+    channel.emit("workflow.stepFinish", {"stepName": "b c", "index": 2, "result": {"k": [1, None]}})
+    after = time.time()
+    stored = [raw.split(" ", 1)[1] for raw in rconn.lrange(channel.key, 0, -1)]
+    assert stored[0].startswith("stepStart ") and stored[0].endswith(' ["a",0]')
+    assert stored[1].endswith(' ["e-1","Say \\"yes\\" <b>","",1]')
+    events = [event for _, event in channel.history()]
+    assert [e.data for e in events] == [
+        {"stepName": "a", "index": 0, "type": "run"},
+        {"eventId": "e-1", "message": 'Say "yes" <b>', "stepName": "", "index": 1, "deadline": None},
+        {"stepName": "b c", "index": 2, "result": {"k": [1, None]}},
+    ]
+    assert all(before - 0.001 <= e.ts <= after + 0.001 for e in events)
+
+
 def test_channel_is_bounded_and_expires(realtime: Realtime, rconn: redis.Redis) -> None:
     channel = realtime.channel("wfr_z")
     channel.emit("workflow.runStart", {"workflow": "basic"})
     for i in range(500):
         channel.emit("workflow.stepStart", {"stepName": f"s{i}", "index": i})
     assert rconn.llen(channel.key) == 50
-    assert 0 < rconn.ttl(channel.key) <= 60
+    assert rconn.ttl(channel.key) == -1  # a live run's events do not expire
     history = channel.history()
     assert [e.data["stepName"] for _, e in history] == [f"s{i}" for i in range(450, 500)]
+    channel.emit("workflow.runFinish", {"status": "success"})
+    assert 0 < rconn.ttl(channel.key) <= 60  # a finished run's do, as its steps do
 
 
 def test_history_resumes_after_a_stream_id(realtime: Realtime) -> None:
@@ -89,8 +113,7 @@ def test_middleware_emits_the_guides_timeline(client: Client, workers: Workers, 
         "workflow.runStart",
         "workflow.stepStart",
         "workflow.stepFinish",
-        "workflow.stepStart",
-        "workflow.waitingForInput",
+        "workflow.waitingForInput",  # a wait's start
         "workflow.inputResolved",
         "workflow.stepFinish",
         "workflow.stepStart",
@@ -99,12 +122,14 @@ def test_middleware_emits_the_guides_timeline(client: Client, workers: Workers, 
         "workflow.stepFinish",
         "workflow.runFinish",
     ]
-    waiting = events[4][1]
+    waiting = events[3][1]
     assert waiting["eventId"] == f"approval-{run_id}" and waiting["message"] == 'Approve "ship" for ada?'
-    resolved = events[5][1]
+    assert waiting["stepName"] == "wait-for-approval" and waiting["index"] == 1
+    resolved = events[4][1]
     assert resolved["decision"] == {"approved": True} and resolved["decidedBy"] == "grace"
     assert resolved["timeout"] is False
     assert events[-1][1] == {"status": "success", "error": None}
+    assert realtime.redis.ttl(realtime.events_key(run_id)) > 0  # they expire with the finished run
 
 
 def test_failed_run_emits_step_fail_and_run_finish(client: Client, workers: Workers, realtime: Realtime) -> None:

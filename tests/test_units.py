@@ -20,6 +20,7 @@ from hitl_web.workflow import (
     WorkflowMiddleware,
     parse_duration,
 )
+from hitl_web.workflow.models import Step, StepStatus, StepType
 
 
 @pytest.mark.parametrize(
@@ -93,3 +94,31 @@ def test_cancel_run_that_never_started(client: Client) -> None:
 def test_middleware_refuses_unknown_callbacks() -> None:
     with pytest.raises(ValueError, match="unknown middleware callbacks"):
         WorkflowMiddleware("x", {"beforeExecution": lambda **_: None})
+
+
+def test_step_records_are_stored_compactly_and_read_back_whole() -> None:
+    """A stored step uses short keys, omits defaults, keeps times to the ms; the long-keyed form still reads."""
+    wait = Step(
+        name="approve",
+        type=StepType.WAIT,
+        status=StepStatus.COMPLETED,
+        started_at=1795544417.7756956,
+        finished_at=1795544418.1234567,
+        result={"event_data": {"approved": True}, "timeout": False},
+        event_id="approval-x",
+        deadline=1795544717.5,
+        message='Approve "ship"?',
+        approvers=["ada"],
+        receipt={"by": "ada", "at": 1795544418.12},
+        attempts=1,
+    )
+    stored = wait.to_json()
+    assert '"name"' not in stored and '"started_at"' not in stored
+    back = Step.from_json(stored)
+    assert back == Step(**{**wait.__dict__, "started_at": 1795544417.776, "finished_at": 1795544418.123})
+
+    plain = Step(name="work", type=StepType.RUN, status=StepStatus.RUNNING, started_at=1.0)
+    assert plain.to_json() == '{"n":"work","s":"running","a":1.0}'
+    assert Step.from_json(plain.to_json()) == plain
+    legacy = '{"name":"work","type":"run","status":"completed","started_at":1.5,"result":[1],"attempts":2}'
+    assert Step.from_json(legacy) == Step("work", StepType.RUN, StepStatus.COMPLETED, 1.5, result=[1], attempts=2)

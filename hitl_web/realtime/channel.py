@@ -17,20 +17,25 @@ from typing import Any
 
 import redis
 
-from .schema import Event, validate
+from .schema import Event, pack, unpack, validate
 
 log = logging.getLogger("hitl_web.realtime")
 
-# Events after which a run's status differs: lists of runs re-render on these, and the run's
-# event list has its expiry renewed.
+# Events after which a run's status differs: lists of runs re-render on these.
 STATUS_EVENTS = frozenset(
     {"workflow.runStart", "workflow.waitingForInput", "workflow.inputResolved", "workflow.runFinish"}
 )
+# A run's events expire (``ttl_seconds``) once it has finished, as its run and steps do; until then
+# they are kept without an expiry, which costs a waiting run nothing.
+FINAL_EVENT = "workflow.runFinish"
+PREFIX = "workflow."
+
+Item = tuple[str, str, int, str]  # an event to write: run id, name, time in ms, packed data
 
 
 @dataclass(frozen=True)
 class StreamSettings:
-    """Bounds: events kept per run, their expiry, and the length of the all-runs stream."""
+    """Bounds: events kept per run, their expiry after the run finished, and the all-runs stream's length."""
 
     max_len: int = 1000
     ttl_seconds: int = 7 * 24 * 3600
@@ -62,12 +67,12 @@ class Channel:
 
     def emit(self, name: str, data: dict[str, Any] | Any) -> str | None:
         """Validate and append an event; returns its id (``None`` when written in the background)."""
-        payload = validate(name, data)
-        body = json.dumps({"name": name, "ts": round(time.time(), 4), "data": payload}, separators=(",", ":"))
+        packed = json.dumps(pack(name, validate(name, data)), separators=(",", ":"))
+        item = (self.run_id, name, int(time.time() * 1000), packed)
         if self.realtime.emitter is not None:
-            self.realtime.emitter.put((self.run_id, name, body))
+            self.realtime.emitter.put(item)
             return None
-        return _text(self.realtime.write([(self.run_id, name, body)])[0])
+        return _text(self.realtime.write([item])[0])
 
     def history(self, after: str = "0-0") -> list[tuple[str, Event]]:
         """Events after the id ``after`` (all kept ones by default), oldest first."""
@@ -120,20 +125,25 @@ class Realtime:
         """The channel of ``run_id``."""
         return Channel(self, run_id)
 
-    def write(self, events: list[tuple[str, str, str]]) -> list[Any]:
-        """Store ``(run id, name, body)`` events in one call; returns their ids."""
+    def write(self, events: list[Item]) -> list[Any]:
+        """Store events in one call; returns their ids."""
         b = self.bounds
         args: list[Any] = [self.all_key, b.max_len, b.all_max_len]
-        for run_id, name, body in events:
-            ttl = b.ttl_seconds if name in STATUS_EVENTS else ""
-            args += [self.events_key(run_id), run_id, name, body, ttl]
+        for run_id, name, ms, packed in events:
+            ttl = b.ttl_seconds if name == FINAL_EVENT else ""
+            args += [self.events_key(run_id), run_id, name, ms, packed, ttl]
         return list(self._emit(args=args))
 
     def parse(self, run_id: str, raw: str) -> tuple[str, Event]:
-        """An event id and event from a stored list entry."""
-        event_id, _, body = raw.partition(" ")
-        data = json.loads(body)
-        return event_id, Event(name=data["name"], runId=run_id, ts=data["ts"], data=data["data"])
+        """An event id and event from a stored list entry ("<id> <name> <ms before the id> <data>")."""
+        event_id, _, rest = raw.partition(" ")
+        if rest.startswith("{"):  # stored whole by earlier versions
+            old = json.loads(rest)
+            return event_id, Event(name=old["name"], runId=run_id, ts=old["ts"], data=old["data"])
+        name, lag, packed = rest.split(" ", 2)
+        name = name if "." in name else PREFIX + name
+        ts = (order(event_id)[0] - int(lag)) / 1000
+        return event_id, Event(name=name, runId=run_id, ts=ts, data=unpack(name, json.loads(packed)))
 
     def last_all_id(self) -> str:
         """The newest id of the all-runs stream, or ``0-0``."""
@@ -155,13 +165,13 @@ class Emitter(threading.Thread):
     def __init__(self, realtime: Realtime) -> None:
         super().__init__(name="hitl-emitter", daemon=True)
         self.realtime = realtime
-        self.pending: queue.SimpleQueue[tuple[str, str, str]] = queue.SimpleQueue()
+        self.pending: queue.SimpleQueue[Item] = queue.SimpleQueue()
         self.idle = threading.Event()
         self.idle.set()
         self.start()
 
-    def put(self, item: tuple[str, str, str]) -> None:
-        """Queue one event (run id, name, body)."""
+    def put(self, item: Item) -> None:
+        """Queue one event."""
         if self.idle.is_set():  # clearing takes the event's lock: only when it changes anything
             self.idle.clear()
         self.pending.put(item)

@@ -39,9 +39,9 @@ class RealtimeMiddleware(WorkflowMiddleware):
 
     def before_execution(self, *, context: WorkflowContext, step_name: str) -> None:
         step, channel = context.current_step, self.channel(context)
-        kind = step.type.value if step else StepType.RUN.value
-        channel.emit("workflow.stepStart", {"stepName": step_name, "index": context.current_index, "type": kind})
         if step is not None and step.type is StepType.WAIT:
+            # A wait starts by asking: waitingForInput is its stepStart (as in the guide, which has no
+            # stepStart), one stored event fewer for every waiting run.
             channel.emit(
                 "workflow.waitingForInput",
                 {
@@ -49,9 +49,12 @@ class RealtimeMiddleware(WorkflowMiddleware):
                     "message": step.message or f"Waiting for {step_name}",
                     "stepName": step_name,
                     "index": context.current_index,
-                    "deadline": step.deadline,
+                    "deadline": round(step.deadline, 3) if step.deadline else None,
                 },
             )
+            return
+        kind = step.type.value if step else StepType.RUN.value
+        channel.emit("workflow.stepStart", {"stepName": step_name, "index": context.current_index, "type": kind})
 
     def after_execution(self, *, context: WorkflowContext, step_name: str, result: Any) -> None:
         step, channel = context.current_step, self.channel(context)

@@ -85,6 +85,29 @@ class Event(BaseModel):
     data: dict[str, Any]
 
 
+def pack(name: str, data: dict[str, Any]) -> list[Any]:
+    """Validated ``data`` of event ``name`` as its field values in schema order, trailing defaults left out.
+
+    This is how events are stored, so a new field of an event model goes after the existing ones.
+    """
+    fields = list(SCHEMA[name].model_fields.items())
+    values = [data[key] for key, _ in fields]
+    while values:
+        info = fields[len(values) - 1][1]
+        if info.is_required() or values[-1] != info.get_default(call_default_factory=True):
+            break
+        values.pop()
+    return values
+
+
+def unpack(name: str, values: list[Any]) -> dict[str, Any]:
+    """The data ``pack`` stored, defaults filled in again."""
+    model = SCHEMA.get(name)
+    if model is None:
+        raise InvalidEvent(f"unknown event {name!r}")
+    return model.model_validate(dict(zip(model.model_fields, values, strict=False))).model_dump(mode="json")
+
+
 def validate(name: str, data: dict[str, Any] | BaseModel) -> dict[str, Any]:
     """``data`` checked against the model for ``name``, as plain JSON data."""
     model = SCHEMA.get(name)

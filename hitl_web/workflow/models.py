@@ -63,24 +63,23 @@ class Step:
     receipt: dict[str, Any] | None = None
 
     def to_json(self) -> str:
-        """The stored form; fields left at their default are omitted to keep waiting runs small."""
-        data: dict[str, Any] = {"name": self.name, "type": self.type.value, "status": self.status.value}
-        data["started_at"] = self.started_at
-        for key in ("finished_at", "result", "error", "event_id", "deadline", "message", "approvers", "receipt"):
+        """The stored form: short keys, times to the millisecond, defaults left out (waiting runs stay small)."""
+        data: dict[str, Any] = {}
+        for key, short in STORED_KEYS.items():
             value = getattr(self, key)
-            if value is not None:
-                data[key] = value
-        if self.attempts:
-            data["attempts"] = self.attempts
+            if value is None or (key == "attempts" and not value) or (key == "type" and value is StepType.RUN):
+                continue
+            data[short] = round(value, 3) if key in TIMES else value
         return json.dumps(data, separators=(",", ":"), allow_nan=False)
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> Step:
-        """Parse a stored step."""
+        """Parse a stored step (also the long-keyed form earlier versions stored)."""
         data = json.loads(raw)
-        data["type"] = StepType(data["type"])
-        data["status"] = StepStatus(data["status"])
-        return cls(**data)
+        fields = {LONG_KEYS.get(key, key): value for key, value in data.items()}
+        fields["type"] = StepType(fields.get("type", StepType.RUN))
+        fields["status"] = StepStatus(fields["status"])
+        return cls(**fields)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data, enums as strings."""
@@ -88,6 +87,26 @@ class Step:
         data["type"] = self.type.value
         data["status"] = self.status.value
         return data
+
+
+# Step field -> its key in the stored JSON: a waiting run's records are read rarely and kept long.
+STORED_KEYS = {
+    "name": "n",
+    "type": "t",
+    "status": "s",
+    "started_at": "a",
+    "finished_at": "f",
+    "result": "r",
+    "error": "x",
+    "attempts": "k",
+    "event_id": "e",
+    "deadline": "d",
+    "message": "m",
+    "approvers": "p",
+    "receipt": "c",
+}
+LONG_KEYS = {short: key for key, short in STORED_KEYS.items()}
+TIMES = frozenset({"started_at", "finished_at", "deadline"})
 
 
 @dataclass(frozen=True)

@@ -36,9 +36,9 @@ WAKE_UP = "hitlrun_"
 _NONCE = 12
 
 
-def wake_up_id(run_id: str) -> str:
-    """A fresh job id for a wake-up call of ``run_id``."""
-    return f"{WAKE_UP}{uuid.uuid4().hex[:_NONCE]}_{run_id}"
+def wake_up_id(run_id: str, nonce: str | None = None) -> str:
+    """The job id of a wake-up call of ``run_id``: a fresh one, or the one ``nonce`` made."""
+    return f"{WAKE_UP}{nonce or uuid.uuid4().hex[:_NONCE]}_{run_id}"
 
 
 def run_of_wake_up(job_id: str) -> str | None:
@@ -73,17 +73,18 @@ class Engine:
 
         The call is a job id naming the run (see ``worker.RunJob``): no job hash, one RPUSH.
         """
-        job_id = wake_up_id(run_id)
+        nonce = uuid.uuid4().hex[:_NONCE]
         with self.redis.pipeline(transaction=False) as pipe:
-            pipe.rpush(self.queue.key, job_id)
+            pipe.rpush(self.queue.key, wake_up_id(run_id, nonce))
             pipe.sadd(self.queue.redis_queues_keys, self.queue.key)
-            # The sweep uses it to tell a wake-up still queued from one that was lost.
-            pipe.hset(self.store.run_key(run_id), "job", job_id)
+            # The sweep uses it to tell a wake-up still queued from one that was lost (the run id
+            # is the rest of the job id: only the nonce is kept).
+            pipe.hset(self.store.run_key(run_id), "job", nonce)
             pipe.execute()
 
-    def still_queued(self, job_id: str) -> bool:
-        """True while the job waits in the queue (a busy queue, not a lost job)."""
-        return bool(job_id) and self.redis.lpos(self.queue.key, job_id) is not None
+    def still_queued(self, run_id: str, nonce: str) -> bool:
+        """True while the run's wake-up call ``nonce`` waits in the queue (a busy queue, not a lost job)."""
+        return bool(nonce) and self.redis.lpos(self.queue.key, wake_up_id(run_id, nonce)) is not None
 
 
 _engine: Engine | None = None

@@ -14,6 +14,7 @@ from ..config import Settings
 from .errors import RunNotFound
 from .models import Run, RunStatus, Step, StepStatus, Waiter
 
+MANY = "*"  # in the waiters hash: several runs wait on this event id (never a run id)
 SCRIPTS = ("trigger", "claim", "write_step", "wait", "resolve", "sweep", "renew", "park", "finish", "cancel")
 
 
@@ -89,8 +90,13 @@ class RunStore:
         """List of one run's step records, in execution order."""
         return f"{self.prefix}:steps:{run_id}"
 
-    def waiters_key(self, event_id: str) -> str:
-        """Hash of run id -> waiter, for one event id."""
+    @property
+    def waiters_key(self) -> str:
+        """Hash of event id -> the run waiting on it, or ``MANY`` (see ``many_waiters_key``)."""
+        return f"{self.prefix}:waiters"
+
+    def many_waiters_key(self, event_id: str) -> str:
+        """Hash whose fields are the runs waiting on ``event_id``, when there are several."""
         return f"{self.prefix}:waiters:{event_id}"
 
     @property
@@ -140,11 +146,10 @@ class RunStore:
     def wait(self, run_id: str, token: str, index: int, step: Step, pending: Pending) -> tuple[str, Any]:
         """Register the wait ``step``; ``("resolved", resolution)`` when a lookback notify was kept."""
         assert step.event_id is not None and step.deadline is not None
-        waiter = dumps({"step": step.name, "index": index, "deadline": step.deadline})
         pending.add(index, step)
         blob, clear = pending.take()
         reply = self._call(
-            "wait", run_id, token, blob, clear, index, step.event_id, repr(step.deadline), repr(time.time()), waiter
+            "wait", run_id, token, blob, clear, index, step.event_id, repr(step.deadline), repr(time.time())
         )
         state = _text(reply[0])
         return state, (json.loads(reply[1]) if state == "resolved" else None)
@@ -163,14 +168,11 @@ class RunStore:
             self._lease_deadline(now),
             "1" if lookback else "0",
         )
-        waiters = []
-        for rid, raw in zip(reply[1::2], reply[2::2], strict=True):
-            info = json.loads(raw)
-            waiters.append(Waiter(_text(rid), event_id, info["step"], info["deadline"]))
+        waiters = [_waiter(_text(rid), event_id, raw) for rid, raw in zip(reply[1::2], reply[2::2], strict=True)]
         return waiters, bool(reply[0])
 
     def sweep(self, limit: int = 500) -> list[tuple[str, str, str]]:
-        """Act on everything due now; ``(run id, why, last job id)`` for each run that may need a job."""
+        """Act on everything due now; ``(run id, why, last wake-up nonce)`` for each run that may need a job."""
         now = time.time()
         timeout = dumps({"event_data": None, "timeout": True, "at": now})
         reply = self._call("sweep", repr(now), self._lease_deadline(now), limit, timeout)
@@ -204,12 +206,23 @@ class RunStore:
     # -- reads ------------------------------------------------------------------------------
     def get_waiters(self, event_id: str) -> list[Waiter]:
         """Runs waiting on ``event_id`` now."""
-        raw = self.redis.hgetall(self.waiters_key(event_id))
-        out = []
-        for rid, value in sorted(raw.items()):
-            info = json.loads(value)
-            out.append(Waiter(_text(rid), event_id, info["step"], info["deadline"]))
-        return out
+        only = _text(self.redis.hget(self.waiters_key, event_id))
+        if not only:
+            return []
+        ids = [only]
+        if only == MANY:
+            fields: Any = self.redis.hkeys(self.many_waiters_key(event_id))
+            ids = sorted(_text(i) for i in fields)
+        with self.redis.pipeline(transaction=False) as pipe:
+            for rid in ids:
+                pipe.hmget(self.run_key(rid), "wait_event", "wait_index")
+            places = pipe.execute()
+        waiting = [(rid, int(index)) for rid, (ev, index) in zip(ids, places, strict=True) if _text(ev) == event_id]
+        with self.redis.pipeline(transaction=False) as pipe:
+            for rid, index in waiting:
+                pipe.lindex(self.steps_key(rid), index)
+            records = pipe.execute()
+        return [_waiter(rid, event_id, raw) for (rid, _), raw in zip(waiting, records, strict=True)]
 
     def get_run(self, run_id: str) -> Run:
         """The run with its steps and open waits, or ``RunNotFound``."""
@@ -283,6 +296,12 @@ class RunStore:
                 self.redis.zrem(self.index_key, *expired)
                 start -= len(expired)
         return out
+
+
+def _waiter(run_id: str, event_id: str, record: bytes | str | None) -> Waiter:
+    """A waiter from its run's waiting step record."""
+    step = Step.from_json(record) if record else None
+    return Waiter(run_id, event_id, step.name if step else "", (step.deadline or 0.0) if step else 0.0)
 
 
 def apply_resolution(step: Step, resolution: dict[str, Any]) -> None:

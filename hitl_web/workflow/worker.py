@@ -47,8 +47,8 @@ class Sweeper(threading.Thread):
     def sweep_once(self) -> int:
         """Act on everything due now; returns how many runs were handed to a job."""
         enqueued = 0
-        for run_id, why, job_id in self.engine.store.sweep():
-            if why == "queued" and self.engine.still_queued(job_id):
+        for run_id, why, nonce in self.engine.store.sweep():
+            if why == "queued" and self.engine.still_queued(run_id, nonce):
                 continue  # a long queue, not a lost job: its lease was extended
             log.info("run=%s due=%s: enqueued", run_id, why)
             self.engine.enqueue(run_id)

@@ -4,8 +4,47 @@ local DUE = P .. ':due'
 local INDEX = P .. ':runs'
 local function run_key(id) return P .. ':run:' .. id end
 local function steps_key(id) return P .. ':steps:' .. id end
+-- The run's realtime events (realtime.Realtime.events_key): they expire with the run.
+local function events_key(id) return P .. ':rt:' .. id end
 local function lookback_key(id) return P .. ':lookback:' .. id end
-local function waiters_key(event_id) return P .. ':waiters:' .. event_id end
+-- Who waits on an event id: one hash for every event id, holding the run id of its only waiter, or
+-- MANY when several runs wait on it, and then they are the fields of the event id's own hash. One
+-- waiter (the usual case: an event id per run) costs a hash field, not a key.
+local WAITERS = P .. ':waiters'
+local MANY = '*'  -- never a run id
+local function many_key(event_id) return P .. ':waiters:' .. event_id end
+local function add_waiter(event_id, id)
+  local cur = redis.call('HGET', WAITERS, event_id)
+  if not cur or cur == id then
+    redis.call('HSET', WAITERS, event_id, id)
+  else
+    if cur ~= MANY then
+      redis.call('HSET', WAITERS, event_id, MANY)
+      redis.call('HSET', many_key(event_id), cur, 1)
+    end
+    redis.call('HSET', many_key(event_id), id, 1)
+  end
+end
+-- True when ``id`` was waiting on ``event_id`` (and no longer is).
+local function remove_waiter(event_id, id)
+  local cur = redis.call('HGET', WAITERS, event_id)
+  if cur == id then
+    redis.call('HDEL', WAITERS, event_id)
+    return true
+  elseif cur == MANY then
+    local mk = many_key(event_id)
+    local removed = redis.call('HDEL', mk, id) == 1
+    if redis.call('EXISTS', mk) == 0 then redis.call('HDEL', WAITERS, event_id) end
+    return removed
+  end
+  return false
+end
+local function waiters_of(event_id)
+  local cur = redis.call('HGET', WAITERS, event_id)
+  if not cur then return {} end
+  if cur == MANY then return redis.call('HKEYS', many_key(event_id)) end
+  return {cur}
+end
 -- Writes are only taken from the execution that holds the run.
 local function owns(rk, token)
   local f = redis.call('HMGET', rk, 'status', 'owner')

@@ -4,14 +4,15 @@ local rk = run_key(id)
 local f = redis.call('HMGET', rk, 'status', 'wait_event')
 if not f[1] then return 'missing' end
 if f[1] ~= 'running' and f[1] ~= 'waiting' then return f[1] end
-if f[2] then redis.call('HDEL', waiters_key(f[2]), id) end
-redis.call('HSET', rk, 'status', 'cancelled', 'owner', '', 'due', '', 'finished', now, 'updated', now)
-redis.call('HDEL', rk, 'resolution', 'wait_index', 'wait_event')
+if f[2] then remove_waiter(f[2], id) end
+redis.call('HSET', rk, 'status', 'cancelled', 'finished', now, 'updated', now)
+redis.call('HDEL', rk, 'owner', 'due', 'resolution', 'wait_index', 'wait_event')
 redis.call('ZREM', DUE, id)
 redis.call('DEL', lookback_key(id))
 local ttl = tonumber(ARGV[4])
 if ttl > 0 then
   redis.call('EXPIRE', rk, ttl)
   redis.call('EXPIRE', steps_key(id), ttl)
+  redis.call('EXPIRE', events_key(id), ttl)
 end
 return f[1]

@@ -4,14 +4,15 @@ local rk = run_key(id)
 if not owns(rk, ARGV[3]) then return 0 end
 local err = put_records(id, rk, ARGV[4], ARGV[5])
 if err then return err end
-redis.call('HSET', rk, 'status', ARGV[6], ARGV[7], ARGV[8], 'owner', '', 'due', '',
+redis.call('HSET', rk, 'status', ARGV[6], ARGV[7], ARGV[8],
   'finished', ARGV[9], 'updated', ARGV[9])
-redis.call('HDEL', rk, 'resolution', 'wait_index', 'wait_event')
+redis.call('HDEL', rk, 'owner', 'due', 'resolution', 'wait_index', 'wait_event')
 redis.call('ZREM', DUE, id)
 redis.call('DEL', lookback_key(id))
 local ttl = tonumber(ARGV[10])
 if ttl > 0 then
   redis.call('EXPIRE', rk, ttl)
   redis.call('EXPIRE', steps_key(id), ttl)
+  redis.call('EXPIRE', events_key(id), ttl)
 end
 return 1

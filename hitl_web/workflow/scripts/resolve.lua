@@ -2,26 +2,24 @@
 --       '1' to keep the resolution for the run when it is not waiting yet
 -- Notify: every run waiting on the event id (or just the given run) takes the resolution and is due
 -- to run again. With a run id and no wait yet, the resolution is kept for that run (lookback).
--- Returns {kept, run id, waiter json, run id, waiter json, ...}.
+-- Returns {kept, run id, its waiting step's record, run id, record, ...}.
 local event_id, resolution, only, now = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local wk = waiters_key(event_id)
-local ids = only ~= '' and {only} or redis.call('HKEYS', wk)
+local ids = only ~= '' and {only} or waiters_of(event_id)
 local out = {0}
 for _, id in ipairs(ids) do
   local rk = run_key(id)
-  local f = redis.call('HMGET', rk, 'status', 'wait_event')
-  local waiter = redis.call('HGET', wk, id)
-  if waiter then
-    redis.call('HDEL', wk, id)
-    if f[1] == 'waiting' and f[2] == event_id then
-      redis.call('HSET', rk, 'status', 'running', 'resolution', resolution, 'due', 'lease', 'owner', '',
-        'updated', now)
-      redis.call('HDEL', rk, 'wait_event')
-      redis.call('ZADD', DUE, ARGV[6], id)
-      table.insert(out, id)
-      table.insert(out, waiter)
-    end
-  elseif only ~= '' and ARGV[7] == '1' and (f[1] == 'running' or f[1] == 'waiting') then
+  local f = redis.call('HMGET', rk, 'status', 'wait_event', 'wait_index')
+  if f[1] == 'waiting' and f[2] == event_id then
+    remove_waiter(event_id, id)
+    redis.call('HSET', rk, 'status', 'running', 'resolution', resolution, 'due', 'lease', 'owner', '',
+      'updated', now)
+    redis.call('HDEL', rk, 'wait_event')
+    redis.call('ZADD', DUE, ARGV[6], id)
+    table.insert(out, id)
+    table.insert(out, redis.call('LINDEX', steps_key(id), tonumber(f[3])) or '')
+  elseif only == '' then
+    remove_waiter(event_id, id)  -- not waiting on it any more: nothing to keep
+  elseif ARGV[7] == '1' and (f[1] == 'running' or f[1] == 'waiting') then
     redis.call('HSET', lookback_key(id), event_id, resolution)
     out[1] = 1
   end

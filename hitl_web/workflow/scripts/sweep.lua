@@ -1,7 +1,7 @@
 -- ARGV: prefix, now, lease deadline, limit, timeout resolution json
 -- Everything due: a passed wait deadline resolves the wait as a timeout; a sleep or retry that is
 -- due, or a lease nobody renewed (a dead worker, a lost job), hands the run to a new job.
--- Returns {run id, why, job id, ...} for the runs to enqueue; why 'queued' means the run's job may
+-- Returns {run id, why, wake-up nonce, ...} for the runs to enqueue; why 'queued' means the run's job may
 -- still be waiting in the queue (the caller checks before enqueueing another).
 local now = ARGV[2]
 local out = {}
@@ -9,7 +9,7 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', DUE, '-inf', now, 'LIMIT', 0, to
   local rk = run_key(id)
   local f = redis.call('HMGET', rk, 'status', 'wait_event', 'due', 'owner', 'job')
   if f[1] == 'waiting' then
-    if f[2] then redis.call('HDEL', waiters_key(f[2]), id) end
+    if f[2] then remove_waiter(f[2], id) end
     redis.call('HSET', rk, 'status', 'running', 'resolution', ARGV[5], 'due', 'lease', 'owner', '',
       'updated', now)
     redis.call('HDEL', rk, 'wait_event')

@@ -1,5 +1,5 @@
 -- ARGV: prefix, run id, token, records (the waiting step's last), clear, step index, event id, deadline,
---       now, waiter json
+--       now
 -- Reaching a wait: an early (lookback) notify for this run resolves it at once; otherwise the run
 -- registers as a waiter and stops holding a worker.
 local id, index, event_id, now = ARGV[2], ARGV[6], ARGV[7], ARGV[9]
@@ -14,8 +14,9 @@ if early then
   redis.call('HSET', rk, 'resolution', early, 'wait_index', index, 'updated', now)
   return {'resolved', early}
 end
-redis.call('HSET', waiters_key(event_id), id, ARGV[10])
-redis.call('HSET', rk, 'status', 'waiting', 'owner', '', 'due', 'deadline', 'wait_event', event_id,
+add_waiter(event_id, id)
+redis.call('HDEL', rk, 'owner')  -- no owner: a field fewer for every waiting run
+redis.call('HSET', rk, 'status', 'waiting', 'due', 'deadline', 'wait_event', event_id,
   'wait_index', index, 'updated', now)
 redis.call('ZADD', DUE, ARGV[8], id)
 return {'waiting'}
