@@ -45,15 +45,20 @@ def test_workers_killed_twenty_times_during_a_stream_of_runs(
         producer.join()
     wait_until(lambda: all(client.get_run(r).status is RunStatus.COMPLETED for r in run_ids), timeout=120, interval=0.5)
     prefix = f"{client.settings.key_prefix}:test:count"
-    redone = 0
+    redone = extra_attempts = 0
     for run_id in run_ids:
         run = client.get_run(run_id)
         assert [s.name for s in run.steps] == ["a", "b", "c"] and run.result == 3  # no step lost or repeated
         counts = [int(rconn.get(f"{prefix}:{run_id}:{n}") or 0) for n in ("a", "b", "c")]
+        attempts = [s.attempts for s in run.steps]
         assert all(c >= 1 for c in counts)
-        # A step runs again only when its worker died inside it, which the attempt count records.
-        assert counts == [s.attempts for s in run.steps], (run_id, counts, [s.attempts for s in run.steps])
+        # A step runs again only when its worker died after recording the attempt, so every
+        # execution is a recorded attempt; an attempt can go unexecuted when the kill came between
+        # the record and the step's first line.
+        assert all(c <= a for c, a in zip(counts, attempts, strict=True)), (run_id, counts, attempts)
         redone += sum(counts) - 3
+        extra_attempts += sum(attempts) - 3
+    assert extra_attempts <= 20, "each kill interrupts at most one attempt"
     print(f"\n{len(run_ids)} runs through 20 worker kills; {redone} step executions were cut short and redone")
 
 

@@ -24,6 +24,11 @@ def _text(value: bytes | str | None) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
+def stamp(t: float | None = None) -> str:
+    """A time as the run hash keeps it: seconds to the millisecond (a timer compares full ``repr`` times)."""
+    return f"{time.time() if t is None else t:.3f}"
+
+
 def dumps(value: Any) -> str:
     """Compact JSON, refusing NaN and infinities (they are not JSON)."""
     return json.dumps(value, separators=(",", ":"), allow_nan=False)
@@ -116,7 +121,7 @@ class RunStore:
         now = time.time()
         return bool(
             self._call(
-                "trigger", run_id, workflow, dumps(payload), repr(now), self._lease_deadline(now), triggered_by or ""
+                "trigger", run_id, workflow, dumps(payload), stamp(now), self._lease_deadline(now), triggered_by or ""
             )
         )
 
@@ -141,7 +146,7 @@ class RunStore:
     def write_steps(self, run_id: str, token: str, pending: Pending) -> bool:
         """Write the pending step records; False when this execution no longer owns the run."""
         blob, clear = pending.take()
-        return bool(self._call("write_step", run_id, token, blob, clear, repr(time.time())))
+        return bool(self._call("write_step", run_id, token, blob, clear, stamp()))
 
     def wait(self, run_id: str, token: str, index: int, step: Step, pending: Pending) -> tuple[str, Any]:
         """Register the wait ``step``; ``("resolved", resolution)`` when a lookback notify was kept."""
@@ -149,7 +154,7 @@ class RunStore:
         pending.add(index, step)
         blob, clear = pending.take()
         reply = self._call(
-            "wait", run_id, token, blob, clear, index, step.event_id, repr(step.deadline), repr(time.time())
+            "wait", run_id, token, blob, clear, index, step.event_id, repr(step.deadline), stamp()
         )
         state = _text(reply[0])
         return state, (json.loads(reply[1]) if state == "resolved" else None)
@@ -164,7 +169,7 @@ class RunStore:
             event_id,
             dumps(resolution),
             run_id or "",
-            repr(now),
+            stamp(now),
             self._lease_deadline(now),
             "1" if lookback else "0",
         )
@@ -185,7 +190,7 @@ class RunStore:
     def park(self, run_id: str, token: str, wake_at: float, pending: Pending, attempts: int | None = None) -> bool:
         """Release the run until ``wake_at`` (a sleep or a retry backoff), writing the pending records."""
         blob, clear = pending.take()
-        now = repr(time.time())
+        now = stamp()
         attempts_arg = "" if attempts is None else attempts
         return bool(self._call("park", run_id, token, blob, clear, repr(wake_at), now, attempts_arg))
 
@@ -196,12 +201,12 @@ class RunStore:
         field_name, value = ("result", dumps(result)) if status is RunStatus.COMPLETED else ("error", error)
         blob, clear = pending.take()
         ttl = self.settings.finished_run_ttl
-        now = repr(time.time())
+        now = stamp()
         return bool(self._call("finish", run_id, token, blob, clear, status.value, field_name, value, now, ttl))
 
     def cancel(self, run_id: str) -> str:
         """Cancel a running or waiting run; returns the status it had (``missing`` when unknown)."""
-        return _text(self._call("cancel", run_id, repr(time.time()), self.settings.finished_run_ttl))
+        return _text(self._call("cancel", run_id, stamp(), self.settings.finished_run_ttl))
 
     # -- reads ------------------------------------------------------------------------------
     def get_waiters(self, event_id: str) -> list[Waiter]:

@@ -6,7 +6,7 @@ if not f[1] then return 'missing' end
 if f[1] ~= 'running' and f[1] ~= 'waiting' then return f[1] end
 if f[2] then remove_waiter(f[2], id) end
 redis.call('HSET', rk, 'status', 'cancelled', 'finished', now, 'updated', now)
-redis.call('HDEL', rk, 'owner', 'due', 'resolution', 'wait_index', 'wait_event')
+redis.call('HDEL', rk, 'owner', 'due', 'job', 'resolution', 'wait_index', 'wait_event')
 redis.call('ZREM', DUE, id)
 redis.call('DEL', lookback_key(id))
 local ttl = tonumber(ARGV[4])
