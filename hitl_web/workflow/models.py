@@ -90,6 +90,7 @@ class Step:
 
 
 # Step field -> its key in the stored JSON: a waiting run's records are read rarely and kept long.
+# The Lua scripts read a waiting step's event id as "e".
 STORED_KEYS = {
     "name": "n",
     "type": "t",

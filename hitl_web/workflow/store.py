@@ -153,9 +153,7 @@ class RunStore:
         assert step.event_id is not None and step.deadline is not None
         pending.add(index, step)
         blob, clear = pending.take()
-        reply = self._call(
-            "wait", run_id, token, blob, clear, index, step.event_id, repr(step.deadline), stamp()
-        )
+        reply = self._call("wait", run_id, token, blob, clear, index, step.event_id, repr(step.deadline), stamp())
         state = _text(reply[0])
         return state, (json.loads(reply[1]) if state == "resolved" else None)
 
@@ -220,14 +218,21 @@ class RunStore:
             ids = sorted(_text(i) for i in fields)
         with self.redis.pipeline(transaction=False) as pipe:
             for rid in ids:
-                pipe.hmget(self.run_key(rid), "wait_event", "wait_index")
+                pipe.hmget(self.run_key(rid), "status", "wait_index")
             places = pipe.execute()
-        waiting = [(rid, int(index)) for rid, (ev, index) in zip(ids, places, strict=True) if _text(ev) == event_id]
+        waiting = [
+            (rid, int(index)) for rid, (status, index) in zip(ids, places, strict=True) if _text(status) == "waiting"
+        ]
         with self.redis.pipeline(transaction=False) as pipe:
             for rid, index in waiting:
                 pipe.lindex(self.steps_key(rid), index)
             records = pipe.execute()
-        return [_waiter(rid, event_id, raw) for (rid, _), raw in zip(waiting, records, strict=True)]
+        out = []
+        for (rid, _), raw in zip(waiting, records, strict=True):
+            step = Step.from_json(raw) if raw else None
+            if step is not None and step.event_id == event_id:  # its waiting step holds the event id
+                out.append(Waiter(rid, event_id, step.name, step.deadline or 0.0))
+        return out
 
     def get_run(self, run_id: str) -> Run:
         """The run with its steps and open waits, or ``RunNotFound``."""
@@ -248,9 +253,9 @@ class RunStore:
             if index < len(steps):
                 apply_resolution(steps[index], json.loads(f["resolution"]))
         waits = []
-        if status is RunStatus.WAITING and f.get("wait_event") and f.get("wait_index"):
+        if status is RunStatus.WAITING and f.get("wait_index"):
             step = steps[int(f["wait_index"])]
-            waits.append(Waiter(run_id, f["wait_event"], step.name, step.deadline or 0.0))
+            waits.append(Waiter(run_id, step.event_id or "", step.name, step.deadline or 0.0))
         return Run(
             run_id=run_id,
             workflow=f["workflow"],

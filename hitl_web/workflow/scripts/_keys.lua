@@ -27,6 +27,7 @@ local function add_waiter(event_id, id)
 end
 -- True when ``id`` was waiting on ``event_id`` (and no longer is).
 local function remove_waiter(event_id, id)
+  if not event_id then return false end
   local cur = redis.call('HGET', WAITERS, event_id)
   if cur == id then
     redis.call('HDEL', WAITERS, event_id)
@@ -38,6 +39,13 @@ local function remove_waiter(event_id, id)
     return removed
   end
   return false
+end
+-- The event id a waiting run waits on: its waiting step's record holds it (key 'e', see
+-- models.STORED_KEYS), so the run hash does not repeat it.
+local function waiting_on(id, index)
+  if not index then return false, false end
+  local record = redis.call('LINDEX', steps_key(id), tonumber(index))
+  return record and cjson.decode(record)['e'], record
 end
 local function waiters_of(event_id)
   local cur = redis.call('HGET', WAITERS, event_id)

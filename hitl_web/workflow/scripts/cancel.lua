@@ -1,12 +1,12 @@
 -- ARGV: prefix, run id, now, ttl seconds (0: keep). Returns the status the run had.
 local id, now = ARGV[2], ARGV[3]
 local rk = run_key(id)
-local f = redis.call('HMGET', rk, 'status', 'wait_event')
+local f = redis.call('HMGET', rk, 'status', 'wait_index')
 if not f[1] then return 'missing' end
 if f[1] ~= 'running' and f[1] ~= 'waiting' then return f[1] end
-if f[2] then remove_waiter(f[2], id) end
+if f[1] == 'waiting' then remove_waiter(waiting_on(id, f[2]), id) end
 redis.call('HSET', rk, 'status', 'cancelled', 'finished', now, 'updated', now)
-redis.call('HDEL', rk, 'owner', 'due', 'job', 'resolution', 'wait_index', 'wait_event')
+redis.call('HDEL', rk, 'owner', 'due', 'job', 'resolution', 'wait_index')
 redis.call('ZREM', DUE, id)
 redis.call('DEL', lookback_key(id))
 local ttl = tonumber(ARGV[4])

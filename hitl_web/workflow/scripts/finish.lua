@@ -6,7 +6,7 @@ local err = put_records(id, rk, ARGV[4], ARGV[5])
 if err then return err end
 redis.call('HSET', rk, 'status', ARGV[6], ARGV[7], ARGV[8],
   'finished', ARGV[9], 'updated', ARGV[9])
-redis.call('HDEL', rk, 'owner', 'due', 'job', 'resolution', 'wait_index', 'wait_event')
+redis.call('HDEL', rk, 'owner', 'due', 'job', 'resolution', 'wait_index')
 redis.call('ZREM', DUE, id)
 redis.call('DEL', lookback_key(id))
 local ttl = tonumber(ARGV[10])

@@ -8,15 +8,16 @@ local ids = only ~= '' and {only} or waiters_of(event_id)
 local out = {0}
 for _, id in ipairs(ids) do
   local rk = run_key(id)
-  local f = redis.call('HMGET', rk, 'status', 'wait_event', 'wait_index')
-  if f[1] == 'waiting' and f[2] == event_id then
+  local f = redis.call('HMGET', rk, 'status', 'wait_index')
+  local on, record
+  if f[1] == 'waiting' then on, record = waiting_on(id, f[2]) end
+  if on == event_id then
     remove_waiter(event_id, id)
     redis.call('HSET', rk, 'status', 'running', 'resolution', resolution, 'due', 'lease', 'owner', '',
       'updated', now)
-    redis.call('HDEL', rk, 'wait_event')
     redis.call('ZADD', DUE, ARGV[6], id)
     table.insert(out, id)
-    table.insert(out, redis.call('LINDEX', steps_key(id), tonumber(f[3])) or '')
+    table.insert(out, record)
   elseif only == '' then
     remove_waiter(event_id, id)  -- not waiting on it any more: nothing to keep
   elseif ARGV[7] == '1' and (f[1] == 'running' or f[1] == 'waiting') then

@@ -7,12 +7,11 @@ local now = ARGV[2]
 local out = {}
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', DUE, '-inf', now, 'LIMIT', 0, tonumber(ARGV[4]))) do
   local rk = run_key(id)
-  local f = redis.call('HMGET', rk, 'status', 'wait_event', 'due', 'owner', 'job')
+  local f = redis.call('HMGET', rk, 'status', 'wait_index', 'due', 'owner', 'job')
   if f[1] == 'waiting' then
-    if f[2] then remove_waiter(f[2], id) end
+    remove_waiter(waiting_on(id, f[2]), id)
     redis.call('HSET', rk, 'status', 'running', 'resolution', ARGV[5], 'due', 'lease', 'owner', '',
       'updated', now)
-    redis.call('HDEL', rk, 'wait_event')
     redis.call('ZADD', DUE, ARGV[3], id)
     table.insert(out, id)
     table.insert(out, 'timeout')

@@ -18,7 +18,6 @@ add_waiter(event_id, id)
 -- No owner, no wake-up call and no reason to be due (a waiting run is due for its deadline): three
 -- fields fewer for every waiting run.
 redis.call('HDEL', rk, 'owner', 'due', 'job')
-redis.call('HSET', rk, 'status', 'waiting', 'wait_event', event_id,
-  'wait_index', index, 'updated', now)
+redis.call('HSET', rk, 'status', 'waiting', 'wait_index', index, 'updated', now)
 redis.call('ZADD', DUE, ARGV[8], id)
 return {'waiting'}
