@@ -16,6 +16,7 @@ from .realtime.hub import Hub
 from .redis import connect
 from .web import api, pages, security, sockets
 from .web.auth import Approvers, parse_api_tokens
+from .web.fragments import push_context
 from .workflow import Client
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,7 +56,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["hitl"] = Client(connection, settings)
     bounds = StreamSettings(max_len=settings.stream_max_len, ttl_seconds=settings.stream_ttl)
     app.extensions["hitl_realtime"] = rt = Realtime(connection, settings.key_prefix, bounds)
-    app.extensions["hitl_hub"] = hub = Hub(rt)
+    app.extensions["hitl_hub"] = hub = Hub(rt, scope=lambda: push_context(app))
     app.extensions["hitl_approvers"] = Approvers(connection, settings.key_prefix)
     sockets.HUBS.append(hub)
 
@@ -70,6 +71,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         open_mode=security.open_mode,
     )
     app.add_url_rule("/healthz", view_func=healthz)
+    # Compile every template now: otherwise the first push after a start waits ~30 ms for it, and
+    # every page's push queued behind that one.
+    for name in app.jinja_env.list_templates(extensions=["html"]):
+        app.jinja_env.get_template(name)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> tuple[Any, int]:

@@ -20,7 +20,7 @@ class Settings:
     sweep_interval: float = 0.1
     # Finished runs (and their steps) expire after this many seconds; 0 keeps them forever.
     finished_run_ttl: int = 7 * 24 * 3600
-    # Each run's event stream keeps about this many events, and expires this long after the last one.
+    # Each run's event list keeps this many events, and expires this long after the run finishes.
     stream_max_len: int = 1000
     stream_ttl: int = 7 * 24 * 3600
     # Modules whose import registers workflows, comma-separated.

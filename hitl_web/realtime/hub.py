@@ -6,10 +6,12 @@ renders once per run and batch of events, and every socket on that run gets the 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 from .channel import STATUS_EVENTS, Realtime
@@ -45,8 +47,16 @@ class Subscription:
 class Hub:
     """Reads the all-runs stream in one loop and fans out to subscribers by run."""
 
-    def __init__(self, realtime: Realtime, block_ms: int = 5000) -> None:
+    def __init__(
+        self,
+        realtime: Realtime,
+        block_ms: int = 5000,
+        scope: Callable[[], AbstractContextManager[Any]] = contextlib.nullcontext,
+    ) -> None:
         self.realtime = realtime
+        # Entered once by the reader thread, around all its renders (the web app's request context for
+        # templates): entering one per render cost a third of a push.
+        self.scope = scope
         self.block_ms = block_ms
         self.lock = threading.Lock()
         self.subscribers: dict[str, set[Subscription]] = {}
@@ -92,6 +102,10 @@ class Hub:
             return sum(len(s) for s in self.subscribers.values())
 
     def _run(self) -> None:
+        with self.scope():
+            self._read_forever()
+
+    def _read_forever(self) -> None:
         while not self.closed:
             try:
                 reply = self.realtime.read({self.realtime.all_key: self.position}, self.block_ms)

@@ -28,9 +28,7 @@ def push_context(app: Flask) -> Any:
 def run_fragments(run: Run | RunView) -> str:
     """Everything that changes on a run's page, as out-of-band fragments (safe to apply twice)."""
     view = run if isinstance(run, RunView) else run_view(run)
-    return "".join(
-        render_fragment(name, oob=True, push=True, run=view) for name in ("run_status", "approvals", "steps")
-    )
+    return render_fragment("run_parts", oob=True, push=True, run=view)  # one template: one context
 
 
 def index_fragments(client: Client) -> str:

@@ -14,7 +14,7 @@ from flask_sock import Sock
 from ..realtime.channel import newer
 from ..realtime.hub import CLOSE, EVERY_RUN, Hub
 from ..workflow import RunNotFound
-from .fragments import index_fragments, push_context, run_fragments
+from .fragments import index_fragments, run_fragments
 from .security import same_origin, signed_in
 from .state import client, realtime
 
@@ -105,11 +105,9 @@ def run_socket(ws: Any, run_id: str) -> None:
     except RunNotFound:
         ws.close(reason=POLICY_VIOLATION, message="no such run")
         return
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
 
-    def render() -> str:
-        with push_context(app):
-            return run_fragments(c.get_run(run_id))
+    def render() -> str:  # in the hub's render scope, or in this socket's request (catching up)
+        return run_fragments(c.get_run(run_id))
 
     _follow(ws, run_id, _after(), realtime().channel(run_id).last_id, render)
 
@@ -118,10 +116,8 @@ def run_socket(ws: Any, run_id: str) -> None:
 def index_socket(ws: Any) -> None:
     """The index page's lists of recent and waiting runs, re-rendered when any run moves."""
     c = client()
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
 
-    def render() -> str:
-        with push_context(app):
-            return index_fragments(c)
+    def render() -> str:  # in the hub's render scope, or in this socket's request (catching up)
+        return index_fragments(c)
 
     _follow(ws, EVERY_RUN, _after(), realtime().last_all_id, render)

@@ -15,7 +15,7 @@ from .errors import RunNotFound
 from .models import Run, RunStatus, Step, StepStatus, Waiter
 
 MANY = "*"  # in the waiters hash: several runs wait on this event id (never a run id)
-SCRIPTS = ("trigger", "claim", "write_step", "wait", "resolve", "sweep", "renew", "park", "finish", "cancel")
+SCRIPTS = ("trigger", "claim", "write_step", "wait", "resolve", "sweep", "renew", "park", "finish", "cancel", "read")
 
 
 def _text(value: bytes | str | None) -> str:
@@ -236,13 +236,11 @@ class RunStore:
 
     def get_run(self, run_id: str) -> Run:
         """The run with its steps and open waits, or ``RunNotFound``."""
-        with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hgetall(self.run_key(run_id))
-            pipe.lrange(self.steps_key(run_id), 0, -1)
-            fields, raw_steps = pipe.execute()
-        if not fields:
+        flat, raw_steps = self._call("read", run_id)
+        if not flat:
             raise RunNotFound(f"no run {run_id!r}")
-        return self._build_run(run_id, {_text(k): _text(v) for k, v in fields.items()}, raw_steps)
+        fields = {_text(k): _text(v) for k, v in zip(flat[0::2], flat[1::2], strict=True)}
+        return self._build_run(run_id, fields, raw_steps)
 
     def _build_run(self, run_id: str, f: dict[str, str], raw_steps: list[bytes]) -> Run:
         steps = [Step.from_json(raw) for raw in raw_steps]
