@@ -57,7 +57,6 @@ class Client:
             raise InvalidRunId("a run id is 1-128 letters, digits, '-' or '_'")
         if not self.store.create_run(run_id, wf.name, stored, triggered_by):
             raise RunExists(f"run {run_id!r} already exists")
-        self.engine.enqueue(run_id)
         return run_id
 
     def notify(
@@ -86,9 +85,7 @@ class Client:
             receipt = {"at": now, **receipt}
         resolution = {"event_data": event_data, "timeout": False, "at": now, "receipt": receipt}
         waiters, _kept = self.store.resolve(event_id, resolution, workflow_run_id, lookback=lookback)
-        for waiter in waiters:
-            self.engine.enqueue(waiter.run_id)
-        return waiters
+        return waiters  # each one's wake-up call is queued already
 
     def get_waiters(self, event_id: str) -> list[Waiter]:
         """Runs waiting on ``event_id`` now."""

@@ -59,8 +59,8 @@ class Engine:
     def __init__(self, connection: redis.Redis, settings: Settings) -> None:
         self.settings = settings
         self.redis = connection
-        self.store = RunStore(connection, settings)
         self.queue = Queue(settings.queue_name, connection=connection)
+        self.store = RunStore(connection, settings, (self.queue.key, self.queue.redis_queues_keys))
         # Run id and token of the execution in progress in this process, for lease renewal.
         self.current: tuple[str, str] | None = None
         load_workflows(settings.workflow_modules)

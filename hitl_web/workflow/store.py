@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -74,9 +75,11 @@ class Claim:
 class RunStore:
     """Owns the ``<prefix>:*`` keys: runs, steps, waiters, lookback notifies and the due set."""
 
-    def __init__(self, connection: redis.Redis, settings: Settings) -> None:
+    def __init__(self, connection: redis.Redis, settings: Settings, queue_keys: tuple[str, str]) -> None:
         self.redis = connection
         self.settings = settings
+        # The RQ queue's key and the set of queue keys: triggers and notifies queue wake-up calls.
+        self.queue_keys = queue_keys
         self.prefix = settings.key_prefix
         preamble = resources.files(__package__).joinpath("scripts/_keys.lua").read_text()
         self._scripts = {
@@ -117,11 +120,19 @@ class RunStore:
 
     # -- writes -----------------------------------------------------------------------------
     def create_run(self, run_id: str, workflow: str, payload: Any, triggered_by: str | None = None) -> bool:
-        """Store a new running run, due for a job now; False when the id is taken."""
+        """Store a new running run and queue its wake-up call; False when the id is taken."""
         now = time.time()
         return bool(
             self._call(
-                "trigger", run_id, workflow, dumps(payload), stamp(now), self._lease_deadline(now), triggered_by or ""
+                "trigger",
+                run_id,
+                workflow,
+                dumps(payload),
+                stamp(now),
+                self._lease_deadline(now),
+                triggered_by or "",
+                *self.queue_keys,
+                uuid.uuid4().hex[:12],
             )
         )
 
@@ -160,7 +171,10 @@ class RunStore:
     def resolve(
         self, event_id: str, resolution: Any, run_id: str | None, *, lookback: bool = True
     ) -> tuple[list[Waiter], bool]:
-        """Resolve the waits on ``event_id`` (only ``run_id``'s, if given); also says if it was kept."""
+        """Resolve the waits on ``event_id`` (only ``run_id``'s, if given), queueing each run's wake-up call.
+
+        Also says whether the resolution was kept for a run that is not waiting yet (lookback).
+        """
         now = time.time()
         reply = self._call(
             "resolve",
@@ -170,6 +184,8 @@ class RunStore:
             stamp(now),
             self._lease_deadline(now),
             "1" if lookback else "0",
+            *self.queue_keys,
+            uuid.uuid4().hex[:8],
         )
         waiters = [_waiter(_text(rid), event_id, raw) for rid, raw in zip(reply[1::2], reply[2::2], strict=True)]
         return waiters, bool(reply[0])

@@ -53,6 +53,13 @@ local function waiters_of(event_id)
   if cur == MANY then return redis.call('HKEYS', many_key(event_id)) end
   return {cur}
 end
+-- Queue a wake-up call for the run (runner.wake_up_id: "hitlrun_<nonce>_<run id>") on the RQ queue,
+-- in the same script that makes it due: a trigger or a notify is one round trip.
+local function wake(queue, queues, nonce, id)
+  redis.call('RPUSH', queue, 'hitlrun_' .. nonce .. '_' .. id)
+  redis.call('SADD', queues, queue)
+  redis.call('HSET', run_key(id), 'job', nonce)
+end
 -- Writes are only taken from the execution that holds the run.
 local function owns(rk, token)
   local f = redis.call('HMGET', rk, 'status', 'owner')

@@ -1,7 +1,8 @@
 -- ARGV: prefix, event id, resolution json, run id ('' for every waiter), now, lease deadline,
---       '1' to keep the resolution for the run when it is not waiting yet
+--       '1' to keep the resolution for the run when it is not waiting yet, queue key, queues set key,
+--       wake-up nonce stem (8 hex: each resolved run's nonce adds 4 hex of its own)
 -- Notify: every run waiting on the event id (or just the given run) takes the resolution and is due
--- to run again. With a run id and no wait yet, the resolution is kept for that run (lookback).
+-- to run again, its wake-up call queued. With a run id and no wait yet, the resolution is kept for that run (lookback).
 -- Returns {kept, run id, its waiting step's record, run id, record, ...}.
 local event_id, resolution, only, now = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local ids = only ~= '' and {only} or waiters_of(event_id)
@@ -16,6 +17,7 @@ for _, id in ipairs(ids) do
     redis.call('HSET', rk, 'status', 'running', 'resolution', resolution, 'due', 'lease', 'owner', '',
       'updated', now)
     redis.call('ZADD', DUE, ARGV[6], id)
+    wake(ARGV[8], ARGV[9], ARGV[10] .. string.format('%04x', (#out - 1) / 2 % 65536), id)
     table.insert(out, id)
     table.insert(out, record)
   elseif only == '' then

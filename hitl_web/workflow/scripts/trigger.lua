@@ -1,4 +1,5 @@
--- ARGV: prefix, run id, workflow, payload json, now, lease deadline, triggered by ('' for unknown)
+-- ARGV: prefix, run id, workflow, payload json, now, lease deadline, triggered by ('' for unknown),
+--       queue key, queues set key, wake-up nonce
 local id, now = ARGV[2], ARGV[5]
 local rk = run_key(id)
 if redis.call('EXISTS', rk) == 1 then return 0 end
@@ -7,4 +8,5 @@ redis.call('HSET', rk, 'workflow', ARGV[3], 'status', 'running', 'payload', ARGV
 if ARGV[7] ~= '' then redis.call('HSET', rk, 'by', ARGV[7]) end
 redis.call('ZADD', INDEX, now, id)
 redis.call('ZADD', DUE, ARGV[6], id)
+wake(ARGV[8], ARGV[9], ARGV[10], id)
 return 1
