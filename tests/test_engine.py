@@ -90,6 +90,9 @@ def test_thousand_waiting_runs_hold_no_worker(client: Client, workers: Workers, 
     resumed = time.monotonic() - started
     assert all(run.status is RunStatus.COMPLETED for run in runs.values())
     assert all(run.result == {"decision": {"n": r}, "timeout": False} for r, run in runs.items())
+    # Every wake-up call (2,000) left RQ's queue and its intermediate queue, the latter with its claim.
+    assert rconn.llen(client.engine.queue.key) == 0
+    assert rconn.llen(client.engine.queue.intermediate_queue_key) == 0
     print(
         f"\n1000 runs: all waiting after {reached_wait:.2f}s; notify x1000 took {notified:.2f}s; "
         f"all completed {resumed:.2f}s after the first notify"

@@ -109,16 +109,17 @@ def execute_run(run_id: str) -> None:
     execute(job.connection, run_id)
 
 
-def execute(connection: redis.Redis, run_id: str) -> None:
-    """Execute ``run_id`` in this process (what a run job does)."""
-    Execution(engine_for(connection), run_id).execute()
+def execute(connection: redis.Redis, run_id: str, wake_up: tuple[str, str] = ("", "")) -> None:
+    """Execute ``run_id`` in this process (what a run job does); ``wake_up`` as ``RunStore.claim`` takes it."""
+    Execution(engine_for(connection), run_id, wake_up).execute()
 
 
 class Execution:
     """One pass over a run's workflow function, holding the run's lease while it lasts."""
 
-    def __init__(self, engine: Engine, run_id: str) -> None:
+    def __init__(self, engine: Engine, run_id: str, wake_up: tuple[str, str] = ("", "")) -> None:
         self.engine = engine
+        self.wake_up = wake_up
         self.store = engine.store
         self.run_id = run_id
         self.token = secrets.token_hex(8)
@@ -142,7 +143,7 @@ class Execution:
 
     def execute(self) -> None:
         """Claim the run, replay and continue it, and record how this execution ended."""
-        claim = self.store.claim(self.run_id, self.token)
+        claim = self.store.claim(self.run_id, self.token, self.wake_up)
         if isinstance(claim, str):
             log.debug("run=%s not executed: %s", self.run_id, claim)
             return

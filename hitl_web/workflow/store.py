@@ -136,10 +136,14 @@ class RunStore:
             )
         )
 
-    def claim(self, run_id: str, token: str) -> Claim | str:
-        """Take the run for the execution ``token``; a reason string when it must not run now."""
+    def claim(self, run_id: str, token: str, wake_up: tuple[str, str] = ("", "")) -> Claim | str:
+        """Take the run for the execution ``token``; a reason string when it must not run now.
+
+        ``wake_up`` (RQ's intermediate queue, job id) is the call that started the execution: it is
+        taken off that queue in the same script.
+        """
         now = time.time()
-        reply = self._call("claim", run_id, token, repr(now), self._lease_deadline(now))
+        reply = self._call("claim", run_id, token, repr(now), self._lease_deadline(now), *wake_up)
         state = _text(reply[0])
         if state != "ok":
             return state

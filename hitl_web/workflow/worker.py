@@ -84,7 +84,8 @@ class Worker(SimpleWorker):
 
     Run jobs take a lean path: a run's durability is its lease in Redis, not RQ's job bookkeeping,
     so the job is only a wake-up call. RQ's per-job registries, executions and heartbeats cost about
-    twenty round trips a job; the lean path costs three. Any other job runs as RQ runs it.
+    twenty round trips a job; the lean path costs two (the dequeue, and the claim that also clears
+    the call from RQ's intermediate queue). Any other job runs as RQ runs it.
     """
 
     # When RQ's heartbeat and suspension check last went to Redis (both are throttled).
@@ -106,15 +107,12 @@ class Worker(SimpleWorker):
         # interrupting it.
         self.set_state(WorkerStatus.BUSY)
         try:
-            execute(self.connection, str(job.args[0]))
+            # The claim takes the call off RQ's intermediate queue; it never had a job hash.
+            execute(self.connection, str(job.args[0]), (queue.intermediate_queue_key, job.id))
         except Exception:
             # The run keeps its lease: when it expires, a sweep hands the run to a new job.
             log.exception("run job %s failed; the run's lease will bring it back", job.id)
-        finally:
-            with self.connection.pipeline(transaction=False) as pipe:
-                pipe.lrem(queue.intermediate_queue_key, 1, job.id)
-                pipe.delete(job.key)
-                pipe.execute()
+            self.connection.lrem(queue.intermediate_queue_key, 1, job.id)
 
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
         """RQ's worker heartbeat, at most once a second (it beats twice per job otherwise)."""

@@ -1,7 +1,10 @@
--- ARGV: prefix, run id, token, now, lease deadline
+-- ARGV: prefix, run id, token, now, lease deadline, RQ's intermediate queue and the wake-up call's
+--       job id ('' and '': no wake-up call to clear)
 -- Takes the run for one execution; returns {'ok', workflow, payload, started, resolution, wait index,
--- attempts, step...} or {reason} when this execution must not run it.
+-- attempts, step...} or {reason} when this execution must not run it. Either way the wake-up call
+-- leaves RQ's intermediate queue here, rather than in a round trip of its own.
 local id, token, now = ARGV[2], ARGV[3], tonumber(ARGV[4])
+if ARGV[6] ~= '' then redis.call('LREM', ARGV[6], 1, ARGV[7]) end
 local rk = run_key(id)
 local f = redis.call('HMGET', rk, 'status', 'owner', 'due', 'workflow', 'payload', 'started',
   'resolution', 'wait_index', 'attempts')
