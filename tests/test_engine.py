@@ -373,6 +373,32 @@ def test_wake_up_ids_name_their_run() -> None:
     assert run_of_wake_up("hitlrun_short") is None
 
 
+def test_trigger_and_notify_queue_one_wake_up_call_each(client: Client, workers: Workers, rconn: redis.Redis) -> None:
+    """A trigger, and a notify to several waiting runs, each put one call per run on the queue, in one script."""
+    from hitl_web.workflow.runner import WAKE_UP, run_of_wake_up
+
+    queue = client.engine.queue.key
+    run_ids = [client.trigger("waiter", {"event_id": "go"}) for _ in range(3)]
+    assert [run_of_wake_up(c.decode()) for c in rconn.lrange(queue, 0, -1)] == run_ids  # no worker yet
+    assert queue.encode() in rconn.smembers(client.engine.queue.redis_queues_keys)
+    workers.start(1)
+    for run_id in run_ids:
+        wait_for_status(client, run_id, RunStatus.WAITING)
+    workers.stop_all()  # nobody takes the calls the notify queues
+    assert rconn.llen(queue) == 0
+    woken = client.notify("go", {"ok": True})
+    assert sorted(w.run_id for w in woken) == sorted(run_ids)
+    calls = [c.decode() for c in rconn.lrange(queue, 0, -1)]
+    assert sorted(run_of_wake_up(c) or "" for c in calls) == sorted(run_ids)
+    nonces = {c[len(WAKE_UP) : len(WAKE_UP) + 12] for c in calls}
+    assert len(nonces) == 3  # each call its own
+    for call in calls:  # the run keeps its call's nonce, to tell a queued call from a lost one
+        assert rconn.hget(client.store.run_key(run_of_wake_up(call) or ""), "job").decode() in call
+    workers.start(1)
+    for run_id in run_ids:
+        assert wait_for_status(client, run_id, RunStatus.COMPLETED).result["event_data"] == {"ok": True}
+
+
 def test_other_rq_jobs_still_run_on_the_worker(client: Client, workers: Workers) -> None:
     from rq import Queue
 
