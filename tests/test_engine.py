@@ -379,8 +379,8 @@ def test_trigger_and_notify_queue_one_wake_up_call_each(client: Client, workers:
 
     queue = client.engine.queue.key
     run_ids = [client.trigger("waiter", {"event_id": "go"}) for _ in range(3)]
-    assert [run_of_wake_up(c.decode()) for c in rconn.lrange(queue, 0, -1)] == run_ids  # no worker yet
-    assert queue.encode() in rconn.smembers(client.engine.queue.redis_queues_keys)
+    assert [run_of_wake_up(c) for c in rconn.lrange(queue, 0, -1)] == run_ids  # no worker yet
+    assert queue in rconn.smembers(client.engine.queue.redis_queues_keys)
     workers.start(1)
     for run_id in run_ids:
         wait_for_status(client, run_id, RunStatus.WAITING)
@@ -388,12 +388,12 @@ def test_trigger_and_notify_queue_one_wake_up_call_each(client: Client, workers:
     assert rconn.llen(queue) == 0
     woken = client.notify("go", {"ok": True})
     assert sorted(w.run_id for w in woken) == sorted(run_ids)
-    calls = [c.decode() for c in rconn.lrange(queue, 0, -1)]
+    calls = rconn.lrange(queue, 0, -1)
     assert sorted(run_of_wake_up(c) or "" for c in calls) == sorted(run_ids)
     nonces = {c[len(WAKE_UP) : len(WAKE_UP) + 12] for c in calls}
     assert len(nonces) == 3  # each call its own
     for call in calls:  # the run keeps its call's nonce, to tell a queued call from a lost one
-        assert rconn.hget(client.store.run_key(run_of_wake_up(call) or ""), "job").decode() in call
+        assert rconn.hget(client.store.run_key(run_of_wake_up(call) or ""), "job") in call
     workers.start(1)
     for run_id in run_ids:
         assert wait_for_status(client, run_id, RunStatus.COMPLETED).result["event_data"] == {"ok": True}
