@@ -1,16 +1,22 @@
-"""emit -> browser: an event emitted -> the fragment received by a WebSocket client (100 clients, 100 runs)."""
+"""emit -> browser: an event emitted -> the fragment received by a WebSocket client (100 clients, 100 runs).
+
+The events are emitted by a process of their own, as a worker's are: sharing the clients' process
+(and its GIL) would add the clients' own scheduling to the figure.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import threading
+import multiprocessing
 import time
+from multiprocessing.connection import Connection
 
 import websockets
 
 from bench.stack import percentiles, report, stack, waiting_runs
 from hitl_web.realtime import Realtime
+from hitl_web.redis import connect
 
 
 async def viewer(port: int, run_id: str, after: str, arrivals: list[float], ready: asyncio.Event) -> None:
@@ -20,7 +26,24 @@ async def viewer(port: int, run_id: str, after: str, arrivals: list[float], read
             arrivals.append(time.time())
 
 
-async def measure(port: int, realtime: Realtime, run_ids: list[str], rounds: int) -> list[float]:
+def emitter(url: str, prefix: str, run_ids: list[str], rounds: int, pipe: Connection) -> None:
+    """In its own process: each round, one event per run, ~1 ms apart; sends back when each was emitted."""
+    realtime = Realtime(connect(url), prefix)
+    emitted: dict[str, list[float]] = {r: [] for r in run_ids}
+    pipe.recv()  # the viewers are connected
+    for n in range(rounds):
+        for r in run_ids:
+            emitted[r].append(time.time())
+            realtime.channel(r).emit("workflow.stepStart", {"stepName": f"bench-{n}", "index": 99})
+            time.sleep(0.001)  # events spread over ~100 ms, as steps of many runs would be
+        pipe.send(n)
+        pipe.recv()  # every fragment of the round arrived
+    pipe.send(emitted)
+
+
+async def measure(port: int, st: object, run_ids: list[str], rounds: int) -> list[float]:
+    settings = st.settings  # type: ignore[attr-defined]
+    realtime = Realtime(st.redis, settings.key_prefix)  # type: ignore[attr-defined]
     arrivals: dict[str, list[float]] = {r: [] for r in run_ids}
     readies = [asyncio.Event() for _ in run_ids]
     afters = {r: realtime.channel(r).last_id() for r in run_ids}
@@ -29,22 +52,22 @@ async def measure(port: int, realtime: Realtime, run_ids: list[str], rounds: int
     ]
     await asyncio.gather(*(e.wait() for e in readies))
     await asyncio.sleep(0.5)
-    emitted: dict[str, list[float]] = {r: [] for r in run_ids}
-
-    def emit_round(n: int) -> None:
-        for r in run_ids:
-            emitted[r].append(time.time())
-            realtime.channel(r).emit("workflow.stepStart", {"stepName": f"bench-{n}", "index": 99})
-            time.sleep(0.001)  # events spread over ~100 ms, as steps of many runs would be
-
+    ours, theirs = multiprocessing.Pipe()
+    proc = multiprocessing.get_context("spawn").Process(
+        target=emitter, args=(settings.redis_url, settings.key_prefix, run_ids, rounds, theirs)
+    )
+    proc.start()
+    ours.send("go")
     for n in range(rounds):
-        thread = threading.Thread(target=emit_round, args=(n,))
-        thread.start()
-        while thread.is_alive():
-            await asyncio.sleep(0.01)
+        while not ours.poll():
+            await asyncio.sleep(0.005)
+        ours.recv()
         deadline = time.monotonic() + 10
         while any(len(arrivals[r]) < n + 1 for r in run_ids) and time.monotonic() < deadline:
             await asyncio.sleep(0.005)
+        ours.send("next")
+    emitted: dict[str, list[float]] = ours.recv()
+    proc.join()
     for t in tasks:
         t.cancel()
     samples = []
@@ -65,15 +88,20 @@ def main() -> None:
     with stack(workers=1) as st:
         web = st.web()
         run_ids = waiting_runs(st, args.clients)
-        realtime = Realtime(st.redis, st.settings.key_prefix)
-        samples = asyncio.run(measure(web.port, realtime, run_ids, args.rounds))
+        samples = asyncio.run(measure(web.port, st, run_ids, args.rounds))
     report(
         "emit -> browser",
         n=len(samples),
         unit="ms",
         **percentiles(samples),
         target="p50 <= 5 ms, p99 <= 20 ms",
-        settings={"clients": args.clients, "runs": args.clients, "rounds": args.rounds, "web": "1 gunicorn gevent"},
+        settings={
+            "clients": args.clients,
+            "runs": args.clients,
+            "rounds": args.rounds,
+            "web": "1 gunicorn gevent",
+            "emitter": "a process of its own, one event per run per round, 1 ms apart",
+        },
     )
 
 
