@@ -97,3 +97,19 @@ def test_index_socket_pushes_lists(web: WebServer, client: Client) -> None:
             assert json.loads(resp.read())["sockets"] == 1  # this socket, counted by the process's hub
     finally:
         ws.close()
+
+
+def test_an_idle_hub_keeps_reading_without_errors(web: WebServer, client: Client) -> None:
+    """Nothing happens for longer than redis-py's 5 s socket timeout: the hub's read never fails, and still pushes."""
+    ws = connect(web, f"/ws/index?after={Realtime(client.store.redis, client.settings.key_prefix).last_all_id()}")
+    try:
+        time.sleep(6.5)
+        client.trigger("human-in-loop", {"userId": "u", "action": "after a quiet while"})
+        fragment = ""
+        while "after a quiet while" not in fragment:
+            message = ws.receive(timeout=10)
+            assert message is not None
+            fragment = message
+    finally:
+        ws.close()
+    assert "hub read failed" not in web.logs()

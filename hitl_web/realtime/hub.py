@@ -50,7 +50,9 @@ class Hub:
     def __init__(
         self,
         realtime: Realtime,
-        block_ms: int = 5000,
+        # Well under redis-py's default socket timeout (5 s since redis-py 8): an idle read that
+        # outlasted it failed with "Timeout reading from socket" and was retried half a second later.
+        block_ms: int = 2000,
         scope: Callable[[], AbstractContextManager[Any]] = contextlib.nullcontext,
     ) -> None:
         self.realtime = realtime
