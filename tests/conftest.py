@@ -100,16 +100,21 @@ def wait_for_status(client: Client, run_id: str, *statuses: RunStatus, timeout: 
     return wait_until(reached, timeout)  # type: ignore[return-value]
 
 
-@pytest.fixture
-def web(settings: Settings, tmp_path: Path, workers: Workers, request: pytest.FixtureRequest) -> Iterator[WebServer]:
-    """A real gunicorn web process and one real worker, on this test's namespace."""
-    workers.start(1)
+def running_web(settings: Settings, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[WebServer]:
+    """A real gunicorn web process for a fixture to yield; its logs are shown when the test failed."""
     server = WebServer(settings, tmp_path).start()
     yield server
     server.stop()
     report = getattr(request.node, "rep_call", None)
     if report is not None and report.failed:
         sys.stderr.write("--- web logs (last 6000 characters) ---\n" + server.logs()[-6000:])
+
+
+@pytest.fixture
+def web(settings: Settings, tmp_path: Path, workers: Workers, request: pytest.FixtureRequest) -> Iterator[WebServer]:
+    """A real gunicorn web process and one real worker, on this test's namespace."""
+    workers.start(1)
+    yield from running_web(settings, tmp_path, request)
 
 
 @pytest.fixture

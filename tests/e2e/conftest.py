@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expec
 
 from hitl_web.config import Settings
 from hitl_web.stack import WebServer
+from tests.conftest import running_web
 
 CHROMIUM = "/usr/bin/chromium"  # Playwright cannot download its own browsers here
 ARGS = [
@@ -76,9 +76,4 @@ def page(new_page: NewPage) -> Page:
 @pytest.fixture
 def web_only(settings: Settings, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[WebServer]:
     """A real gunicorn web process with no worker: the test starts the workers it needs (``workers``)."""
-    server = WebServer(settings, tmp_path).start()
-    yield server
-    server.stop()
-    report = getattr(request.node, "rep_call", None)
-    if report is not None and report.failed:
-        sys.stderr.write("--- web logs (last 6000 characters) ---\n" + server.logs()[-6000:])
+    yield from running_web(settings, tmp_path, request)
