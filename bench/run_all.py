@@ -5,16 +5,21 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+SETTLE_SECONDS = 3.0
 SCRIPTS = ["notify_resume", "emit_browser", "open_sockets", "waiting_capacity", "throughput", "timeout_precision"]
 
 
 def run(script: str) -> dict[str, Any]:
     """Run one benchmark; its last line is its JSON figure."""
+    # The previous benchmark's processes (Redis writing its log, gunicorn and workers stopping) may
+    # still hold a core for a moment: on two cores that shows in the next figure.
+    time.sleep(SETTLE_SECONDS)
     print(f"== bench.{script}", flush=True)
     done = subprocess.run([sys.executable, "-m", f"bench.{script}"], cwd=ROOT, capture_output=True, text=True)
     lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
