@@ -11,7 +11,7 @@ import json
 import time
 
 from bench.flows import baseline_job, resumed_key
-from bench.stack import percentiles, report, stack, wait_for
+from bench.stack import Stack, percentiles, report, stack, wait_for
 from hitl_web.workflow import RunStatus
 
 
@@ -29,9 +29,19 @@ def measure_ours(n: int) -> list[float]:
             sent = time.time()
             conn.request("POST", "/api/notify", body, {"Content-Type": "application/json"})
             conn.getresponse().read()
-            wait_for(lambda r=run_id: st.redis.hexists(key, r), 10, "resume", 0.0002)
-            samples.append((float(st.redis.hget(key, run_id)) - sent) * 1000)
+            samples.append((resumed_at(st, key, run_id) - sent) * 1000)
     return samples
+
+
+def resumed_at(st: Stack, key: str, run_id: str) -> float:
+    """When ``run_id``'s step after the wait began: blocks on the list the step pushes to."""
+    popped = st.redis.blpop([key], timeout=10)
+    if popped is None:
+        raise SystemExit(f"run {run_id} did not resume within 10 s")
+    who, _, at = popped[1].decode().partition(" ")
+    if who != run_id:
+        raise SystemExit(f"expected run {run_id} to resume, got {who}")
+    return float(at)
 
 
 def resumed_key_for(prefix: str) -> str:
@@ -74,12 +84,13 @@ def measure_baseline(n: int) -> list[float]:
                 run_id = f"b{i}"
                 queue.enqueue(baseline_job, prefix, run_id, result_ttl=0)
                 # The one worker is now blocked in this job: that is the baseline's waiting capacity.
-                wait_for(lambda r=run_id: st.redis.hexists(f"{prefix}:baseline:ready", r), 10, "job start")
+                ready = st.redis.blpop([f"{prefix}:baseline:ready"], timeout=10)
+                if ready is None or ready[1].decode() != run_id:
+                    raise SystemExit(f"baseline job {run_id} did not start")
                 time.sleep(0.005)  # let it enter BLPOP
                 sent = time.time()
                 st.redis.rpush(f"{prefix}:baseline:decision:{run_id}", "approved")
-                wait_for(lambda r=run_id: st.redis.hexists(f"{prefix}:baseline:resumed", r), 10, "resume", 0.0002)
-                samples.append((float(st.redis.hget(f"{prefix}:baseline:resumed", run_id)) - sent) * 1000)
+                samples.append((resumed_at(st, f"{prefix}:baseline:resumed", run_id) - sent) * 1000)
         finally:
             proc.terminate()
             proc.wait()
