@@ -406,3 +406,35 @@ def test_other_rq_jobs_still_run_on_the_worker(client: Client, workers: Workers)
     job = Queue(client.settings.queue_name, connection=client.store.redis).enqueue("builtins.len", "abcd")
     wait_until(lambda: job.get_status(refresh=True) == "finished")
     assert job.return_value() == 4
+
+
+def test_queued_runs_are_handed_off_and_other_jobs_still_run(
+    client: Client, workers: Workers, rconn: redis.Redis
+) -> None:
+    """With wake-up calls queued, each execution's end takes the next run; an RQ job among them is left to RQ."""
+    from rq import Queue
+
+    from hitl_web.realtime import Realtime
+
+    first = [client.trigger("counted") for _ in range(20)]
+    job = Queue(client.settings.queue_name, connection=client.store.redis).enqueue("builtins.len", "abcd")
+    second = [client.trigger("counted") for _ in range(20)]
+    workers.start(1, {"HITL_LOG_LEVEL": "DEBUG"})
+    run_ids = first + second
+    for run_id in run_ids:
+        wait_for_status(client, run_id, RunStatus.WAITING)
+    wait_until(lambda: job.get_status(refresh=True) == "finished")
+    assert job.return_value() == 4
+    for run_id in run_ids:
+        client.notify(f"ev-{run_id}", {"n": run_id})
+    realtime = Realtime(client.store.redis, client.settings.key_prefix)
+    timeline = ["runStart"] + ["stepStart", "stepFinish"] * 2 + ["waitingForInput", "inputResolved", "stepFinish"]
+    timeline += ["stepStart", "stepFinish"] * 2 + ["runFinish"]
+    for run_id in run_ids:
+        run = wait_for_status(client, run_id, RunStatus.COMPLETED)
+        assert run.result == {"decision": {"n": run_id}, "timeout": False}
+        assert counts(rconn, client, run_id) == {"one": 1, "two": 1, "three": 1, "four": 1}
+        channel = realtime.channel(run_id)
+        wait_until(lambda c=channel: len(c.history()) == len(timeline))
+        assert [e.name.removeprefix("workflow.") for _, e in channel.history()] == timeline
+    assert "handed off" in workers.logs()  # most runs never went back through RQ's loop

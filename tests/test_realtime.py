@@ -8,7 +8,7 @@ import pytest
 import redis
 
 from hitl_web.realtime import SCHEMA, InvalidEvent, Realtime, StreamSettings
-from hitl_web.workflow import Client, RunStatus
+from hitl_web.workflow import Client, RunStatus, StepStatus
 from tests.conftest import Workers, wait_for_status, wait_until
 
 
@@ -153,3 +153,14 @@ def test_cancel_tells_live_pages(client: Client, workers: Workers, realtime: Rea
     assert last.name == "workflow.runFinish" and last.data == {"status": "cancelled", "error": None}
     client.cancel(run_id)  # cancelling again announces nothing new
     assert realtime.channel(run_id).history()[-1][1] == last
+
+
+def test_a_long_steps_start_is_announced_while_it_runs(client: Client, workers: Workers, realtime: Realtime) -> None:
+    """A worker's events go out with its next write, or within milliseconds when none comes (a long step)."""
+    workers.start(1)
+    run_id = client.trigger("waiter", {"hold": 4})
+    wait_until(lambda: client.get_run(run_id).steps, timeout=30)  # the hold step started
+    channel = realtime.channel(run_id)
+    wait_until(lambda: any(e.name == "workflow.stepStart" for _, e in channel.history()), timeout=1.0)
+    hold = client.get_run(run_id).steps[0]
+    assert hold.name == "hold" and hold.status is StepStatus.RUNNING  # announced while it still runs

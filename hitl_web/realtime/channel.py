@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
 import threading
 import time
 from dataclasses import dataclass
@@ -25,9 +24,8 @@ log = logging.getLogger("hitl_web.realtime")
 STATUS_EVENTS = frozenset(
     {"workflow.runStart", "workflow.waitingForInput", "workflow.inputResolved", "workflow.runFinish"}
 )
-# A run's events expire (``ttl_seconds``) once it has finished, as its run and steps do; until then
-# they are kept without an expiry, which costs a waiting run nothing.
-FINAL_EVENT = "workflow.runFinish"
+# A run's events expire (``ttl_seconds``) with its runFinish, as its run and steps do; until then
+# they are kept without an expiry, which costs a waiting run nothing (see store_events.lua).
 PREFIX = "workflow."
 
 Item = tuple[str, str, int, str]  # an event to write: run id, name, time in ms, packed data
@@ -66,11 +64,11 @@ class Channel:
         self.key = realtime.events_key(run_id)
 
     def emit(self, name: str, data: dict[str, Any] | Any) -> str | None:
-        """Validate and append an event; returns its id (``None`` when written in the background)."""
+        """Validate and append an event; returns its id (``None`` when it goes out with the outbox)."""
         packed = json.dumps(pack(name, validate(name, data)), separators=(",", ":"))
         item = (self.run_id, name, int(time.time() * 1000), packed)
-        if self.realtime.emitter is not None:
-            self.realtime.emitter.put(item)
+        if self.realtime.outbox is not None:
+            self.realtime.outbox.put(item)
             return None
         return _text(self.realtime.write([item])[0])
 
@@ -93,9 +91,9 @@ class Channel:
 class Realtime:
     """Entry point: ``realtime.channel(run_id).emit(name, data)``.
 
-    With ``background=True`` (workers), emits are queued and written by a thread in batches, so a
-    run's steps do not wait for them; events still reach Redis in emit order, after the state
-    they announce.
+    With ``background=True`` (workers), emits go to an ``Outbox``: the engine's next write takes
+    them along, so a run's steps do not wait for them and they reach Redis in emit order, with or
+    after the state they announce.
     """
 
     def __init__(
@@ -109,8 +107,8 @@ class Realtime:
         self.redis = connection
         self.prefix = prefix
         self.bounds = bounds or StreamSettings()
-        self._emit = connection.register_script(resources.files(__package__).joinpath("emit.lua").read_text())
-        self.emitter: Emitter | None = Emitter(self) if background else None
+        self._emit = connection.register_script(script_text("emit.lua"))
+        self.outbox: Outbox | None = Outbox(self) if background else None
 
     def events_key(self, run_id: str) -> str:
         """The list of one run's events."""
@@ -127,12 +125,15 @@ class Realtime:
 
     def write(self, events: list[Item]) -> list[Any]:
         """Store events in one call; returns their ids."""
+        return list(self._emit(args=[self.prefix, *self.event_args(events)]))
+
+    def event_args(self, events: list[Item]) -> list[Any]:
+        """``events`` as ``store_events.lua`` reads them (after the key prefix)."""
         b = self.bounds
-        args: list[Any] = [self.all_key, b.max_len, b.all_max_len]
-        for run_id, name, ms, packed in events:
-            ttl = b.ttl_seconds if name == FINAL_EVENT else ""
-            args += [self.events_key(run_id), run_id, name, ms, packed, ttl]
-        return list(self._emit(args=args))
+        args: list[Any] = [b.max_len, b.all_max_len, b.ttl_seconds]
+        for item in events:
+            args += item
+        return args
 
     def parse(self, run_id: str, raw: str) -> tuple[str, Event]:
         """An event id and event from a stored list entry ("<id> <name> <ms before the id> <data>")."""
@@ -159,39 +160,57 @@ class Realtime:
         return out
 
 
-class Emitter(threading.Thread):
-    """Writes queued events in batches, one pipeline per batch, in the order they were emitted."""
+class Outbox(threading.Thread):
+    """A worker's events, waiting to go out with the engine's next write (``RunStore.riders``).
 
-    def __init__(self, realtime: Realtime) -> None:
-        super().__init__(name="hitl-emitter", daemon=True)
+    Most events are followed within microseconds by a write of the engine (the next step's start,
+    the wait, the run's end, the hand-off to the next run): taking them along costs no round trip
+    of their own. What no write takes within ``linger`` seconds (the start of a long step) this
+    thread writes itself. Writes hold the lock, so events reach Redis in the order they were emitted.
+    """
+
+    def __init__(self, realtime: Realtime, linger: float = 0.002) -> None:
+        super().__init__(name="hitl-outbox", daemon=True)
         self.realtime = realtime
-        self.pending: queue.SimpleQueue[Item] = queue.SimpleQueue()
-        self.idle = threading.Event()
-        self.idle.set()
+        self.linger = linger
+        self.items: list[Item] = []
+        self.lock = threading.Lock()
+        self.armed = threading.Event()
         self.start()
 
     def put(self, item: Item) -> None:
         """Queue one event."""
-        if self.idle.is_set():  # clearing takes the event's lock: only when it changes anything
-            self.idle.clear()
-        self.pending.put(item)
+        with self.lock:
+            self.items.append(item)
+        if not self.armed.is_set():  # setting takes the event's lock: only when it changes anything
+            self.armed.set()
 
-    def flush(self, timeout: float = 5.0) -> bool:
-        """Wait until every queued event is written."""
-        return self.idle.wait(timeout)
+    def take_args(self) -> list[Any]:
+        """The queued events as script arguments (``Realtime.event_args``), taken off the outbox."""
+        with self.lock:
+            items, self.items = self.items, []
+        return self.realtime.event_args(items) if items else []
+
+    def flush(self) -> None:
+        """Write every queued event now."""
+        with self.lock:
+            items, self.items = self.items, []
+            if items:
+                self.realtime.write(items)
 
     def run(self) -> None:
-        """Drain the queue forever; a failed batch is logged and dropped (events are informational)."""
+        """Write what no engine write took within ``linger``; a failed write is logged and dropped."""
         while True:
-            batch = [self.pending.get()]
-            while len(batch) < 200:
-                try:
-                    batch.append(self.pending.get_nowait())
-                except queue.Empty:
-                    break
+            self.armed.wait()
+            time.sleep(self.linger)
+            self.armed.clear()
             try:
-                self.realtime.write(batch)
+                self.flush()
             except Exception:
-                log.exception("could not write %d realtime events", len(batch))
-            if self.pending.empty():
-                self.idle.set()
+                log.exception("could not write realtime events")
+
+
+def script_text(name: str) -> str:
+    """A Lua script of this package, with the ``store_events`` function it may call."""
+    folder = resources.files(__package__)
+    return folder.joinpath("store_events.lua").read_text() + folder.joinpath(name).read_text()

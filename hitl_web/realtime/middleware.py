@@ -23,16 +23,20 @@ class RealtimeMiddleware(WorkflowMiddleware):
         if self._realtime is None:
             s = context.settings
             bounds = StreamSettings(max_len=s.stream_max_len, ttl_seconds=s.stream_ttl)
-            # In a worker, events are written in the background: steps do not wait for them. The
-            # writer thread takes its connections from the pool (the run's own is the main thread's).
+            # In a worker, events go out with the engine's next write (or the outbox's own, soon
+            # after): steps do not wait for them. The outbox's thread takes its connections from the
+            # pool (the run's own is the main thread's).
             conn = redis.Redis(connection_pool=context.connection.connection_pool)
             self._realtime = Realtime(conn, s.key_prefix, bounds, background=True)
+        outbox = self._realtime.outbox
+        assert outbox is not None
+        context.ride_along(outbox.take_args)
         return self._realtime.channel(context.workflow_run_id)
 
     def flush(self) -> None:
         """Write every event still queued (before the process exits)."""
-        if self._realtime is not None and self._realtime.emitter is not None:
-            self._realtime.emitter.flush()
+        if self._realtime is not None and self._realtime.outbox is not None:
+            self._realtime.outbox.flush()
 
     def run_started(self, *, context: WorkflowContext) -> None:
         self.channel(context).emit("workflow.runStart", {"workflow": context.workflow_name})

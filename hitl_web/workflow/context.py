@@ -55,6 +55,10 @@ class WorkflowContext:
         # Records that go with this execution's next write (see ``Pending``).
         self.pending = Pending()
 
+    def ride_along(self, take: Callable[[], list[Any]]) -> None:
+        """Send ``take()``'s script arguments (a worker's realtime events) with this run's next writes."""
+        self._execution.store.riders = take
+
     # -- step API -------------------------------------------------------------------------
     def run(self, step_name: str, fn: Callable[[], Any]) -> Any:
         """Run ``fn`` once for this run and return its JSON result; on replay return the stored one."""

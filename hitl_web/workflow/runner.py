@@ -114,15 +114,32 @@ def execute(connection: redis.Redis, run_id: str, wake_up: tuple[str, str] = (""
     Execution(engine_for(connection), run_id, wake_up).execute()
 
 
-class Execution:
-    """One pass over a run's workflow function, holding the run's lease while it lasts."""
+def new_token() -> str:
+    """The token of one execution: the owner its run's writes are checked against."""
+    return secrets.token_hex(8)
 
-    def __init__(self, engine: Engine, run_id: str, wake_up: tuple[str, str] = ("", "")) -> None:
+
+class Execution:
+    """One pass over a run's workflow function, holding the run's lease while it lasts.
+
+    ``claimed`` is a claim already taken for ``token`` (``RunStore.handoff``); otherwise the
+    execution claims the run itself.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        run_id: str,
+        wake_up: tuple[str, str] = ("", ""),
+        *,
+        claimed: tuple[str, Claim] | None = None,
+    ) -> None:
         self.engine = engine
         self.wake_up = wake_up
         self.store = engine.store
         self.run_id = run_id
-        self.token = secrets.token_hex(8)
+        self.token = claimed[0] if claimed is not None else new_token()
+        self.claimed: Claim | None = claimed[1] if claimed is not None else None
         self.workflow: Workflow
         self.claim: Claim
         self.middlewares: list[Any] = []
@@ -143,7 +160,7 @@ class Execution:
 
     def execute(self) -> None:
         """Claim the run, replay and continue it, and record how this execution ended."""
-        claim = self.store.claim(self.run_id, self.token, self.wake_up)
+        claim = self.claimed or self.store.claim(self.run_id, self.token, self.wake_up)
         if isinstance(claim, str):
             log.debug("run=%s not executed: %s", self.run_id, claim)
             return

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -16,7 +17,20 @@ from .errors import RunNotFound
 from .models import Run, RunStatus, Step, StepStatus, Waiter
 
 MANY = "*"  # in the waiters hash: several runs wait on this event id (never a run id)
-SCRIPTS = ("trigger", "claim", "write_step", "wait", "resolve", "sweep", "renew", "park", "finish", "cancel", "read")
+SCRIPTS = (
+    "trigger",
+    "claim",
+    "handoff",
+    "write_step",
+    "wait",
+    "resolve",
+    "sweep",
+    "renew",
+    "park",
+    "finish",
+    "cancel",
+    "read",
+)
 
 
 def _text(value: bytes | str | None) -> str:
@@ -81,7 +95,11 @@ class RunStore:
         # The RQ queue's key and the set of queue keys: triggers and notifies queue wake-up calls.
         self.queue_keys = queue_keys
         self.prefix = settings.key_prefix
-        preamble = resources.files(__package__).joinpath("scripts/_keys.lua").read_text()
+        # Realtime events that go with an execution's writes (``realtime.channel.Outbox.take_args``):
+        # a worker's events cost no round trip of their own.
+        self.riders: Callable[[], list[Any]] | None = None
+        preamble = resources.files("hitl_web.realtime").joinpath("store_events.lua").read_text()
+        preamble += resources.files(__package__).joinpath("scripts/_keys.lua").read_text()
         self._scripts = {
             name: connection.register_script(
                 preamble + resources.files(__package__).joinpath(f"scripts/{name}.lua").read_text()
@@ -115,6 +133,11 @@ class RunStore:
     def _call(self, name: str, *args: Any) -> Any:
         return self._scripts[name](args=[self.prefix, *args])
 
+    def _call_riding(self, name: str, *args: Any) -> Any:
+        """``_call`` with the events waiting to ride along (the script's arguments end with them)."""
+        riding = self.riders() if self.riders is not None else []
+        return self._scripts[name](args=[self.prefix, *args, *riding])
+
     def _lease_deadline(self, now: float) -> str:
         return repr(now + self.settings.lease_seconds)
 
@@ -143,32 +166,34 @@ class RunStore:
         taken off that queue in the same script.
         """
         now = time.time()
-        reply = self._call("claim", run_id, token, repr(now), self._lease_deadline(now), *wake_up)
-        state = _text(reply[0])
-        if state != "ok":
-            return state
-        workflow, payload, started, resolution, wait_index, attempts = (_text(v) for v in reply[1:7])
-        return Claim(
-            workflow=workflow,
-            payload=json.loads(payload),
-            started=started == "1",
-            resolution=json.loads(resolution) if resolution else None,
-            wait_index=int(wait_index) if wait_index else None,
-            attempts=int(attempts or 0),
-            steps=[Step.from_json(raw) for raw in reply[7:]],
-        )
+        return _claim(self._call("claim", run_id, token, repr(now), self._lease_deadline(now), *wake_up))
+
+    def handoff(self, token: str) -> tuple[str, Claim] | None:
+        """End an execution: write the events riding along, and claim the next run queued for RQ.
+
+        The run is taken off the head of the queue for the execution ``token``; ``None`` when the
+        queue is empty or its head is another kind of RQ job (RQ's own loop runs that).
+        """
+        now = time.time()
+        reply = self._call_riding("handoff", token, repr(now), self._lease_deadline(now), self.queue_keys[0])
+        if not reply:
+            return None
+        claim = _claim(reply[1:])
+        assert isinstance(claim, Claim), "handoff.lua returns only runs it claimed"
+        return _text(reply[0]), claim
 
     def write_steps(self, run_id: str, token: str, pending: Pending) -> bool:
         """Write the pending step records; False when this execution no longer owns the run."""
         blob, clear = pending.take()
-        return bool(self._call("write_step", run_id, token, blob, clear, stamp()))
+        return bool(self._call_riding("write_step", run_id, token, blob, clear, stamp()))
 
     def wait(self, run_id: str, token: str, index: int, step: Step, pending: Pending) -> tuple[str, Any]:
         """Register the wait ``step``; ``("resolved", resolution)`` when a lookback notify was kept."""
         assert step.event_id is not None and step.deadline is not None
         pending.add(index, step)
         blob, clear = pending.take()
-        reply = self._call("wait", run_id, token, blob, clear, index, step.event_id, repr(step.deadline), stamp())
+        deadline = repr(step.deadline)
+        reply = self._call_riding("wait", run_id, token, blob, clear, index, step.event_id, deadline, stamp())
         state = _text(reply[0])
         return state, (json.loads(reply[1]) if state == "resolved" else None)
 
@@ -210,7 +235,7 @@ class RunStore:
         blob, clear = pending.take()
         now = stamp()
         attempts_arg = "" if attempts is None else attempts
-        return bool(self._call("park", run_id, token, blob, clear, repr(wake_at), now, attempts_arg))
+        return bool(self._call_riding("park", run_id, token, blob, clear, repr(wake_at), now, attempts_arg))
 
     def finish(
         self, run_id: str, token: str, status: RunStatus, pending: Pending, *, result: Any = None, error: str = ""
@@ -220,7 +245,7 @@ class RunStore:
         blob, clear = pending.take()
         ttl = self.settings.finished_run_ttl
         now = stamp()
-        return bool(self._call("finish", run_id, token, blob, clear, status.value, field_name, value, now, ttl))
+        return bool(self._call_riding("finish", run_id, token, blob, clear, status.value, field_name, value, now, ttl))
 
     def cancel(self, run_id: str) -> str:
         """Cancel a running or waiting run; returns the status it had (``missing`` when unknown)."""
@@ -324,6 +349,23 @@ class RunStore:
                 self.redis.zrem(self.index_key, *expired)
                 start -= len(expired)
         return out
+
+
+def _claim(reply: list[Any]) -> Claim | str:
+    """A claim from ``claim_run``'s reply (``_keys.lua``), or the reason the run was not claimed."""
+    state = _text(reply[0])
+    if state != "ok":
+        return state
+    workflow, payload, started, resolution, wait_index, attempts = (_text(v) for v in reply[1:7])
+    return Claim(
+        workflow=workflow,
+        payload=json.loads(payload),
+        started=started == "1",
+        resolution=json.loads(resolution) if resolution else None,
+        wait_index=int(wait_index) if wait_index else None,
+        attempts=int(attempts or 0),
+        steps=[Step.from_json(raw) for raw in reply[7:]],
+    )
 
 
 def _waiter(run_id: str, event_id: str, record: bytes | str | None) -> Waiter:

@@ -14,7 +14,7 @@ from rq import Queue, SimpleWorker
 from rq.job import Job
 from rq.worker import WorkerStatus
 
-from .runner import Engine, engine_for, execute, run_of_wake_up
+from .runner import Engine, Execution, engine_for, execute, new_token, run_of_wake_up
 
 log = logging.getLogger("hitl_web.worker")
 
@@ -85,12 +85,17 @@ class Worker(SimpleWorker):
     Run jobs take a lean path: a run's durability is its lease in Redis, not RQ's job bookkeeping,
     so the job is only a wake-up call. RQ's per-job registries, executions and heartbeats cost about
     twenty round trips a job; the lean path costs two (the dequeue, and the claim that also clears
-    the call from RQ's intermediate queue). Any other job runs as RQ runs it.
+    the call from RQ's intermediate queue). While more wake-up calls are queued, each execution's
+    end hands the worker the next run in one round trip (``RunStore.handoff``). Any other job runs
+    as RQ runs it.
     """
 
     # When RQ's heartbeat and suspension check last went to Redis (both are throttled).
     _last_beat = 0.0
     _last_suspension_check = 0.0
+    # Seconds a worker goes from run to run by hand-off before RQ's own loop runs again (its
+    # heartbeat, maintenance, suspension and stop checks).
+    handoff_budget = 1.0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         # `rq worker` passes its default job class explicitly; ours also reads wake-up calls.
@@ -109,10 +114,28 @@ class Worker(SimpleWorker):
         try:
             # The claim takes the call off RQ's intermediate queue; it never had a job hash.
             execute(self.connection, str(job.args[0]), (queue.intermediate_queue_key, job.id))
+            self.hand_off()
         except Exception:
             # The run keeps its lease: when it expires, a sweep hands the run to a new job.
             log.exception("run job %s failed; the run's lease will bring it back", job.id)
             self.connection.lrem(queue.intermediate_queue_key, 1, job.id)
+
+    def hand_off(self) -> None:
+        """Execute the runs queued behind the one just executed, each taken as the previous ends."""
+        engine = engine_for(self.connection)
+        until = time.monotonic() + self.handoff_budget
+        handed = 0
+        while not self._stop_requested and time.monotonic() < until:
+            token = new_token()
+            taken = engine.store.handoff(token)
+            if taken is None:
+                break
+            run_id, claim = taken
+            Execution(engine, run_id, claimed=(token, claim)).execute()
+            handed += 1
+        # Out of budget (or stopping), the last execution's events go out with the outbox.
+        if handed:
+            log.debug("handed off %d runs", handed)
 
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
         """RQ's worker heartbeat, at most once a second (it beats twice per job otherwise)."""

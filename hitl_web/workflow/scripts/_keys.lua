@@ -86,3 +86,26 @@ local function put_records(id, rk, blob, clear)
   end
   if clear == '1' then redis.call('HDEL', rk, 'resolution', 'wait_index') end
 end
+-- Take the run for the execution ``token``: {'ok', workflow, payload, started, resolution, wait index,
+-- attempts, step...}, or {reason} when that execution must not run it now.
+local function claim_run(id, token, now, lease_deadline)
+  local rk = run_key(id)
+  local f = redis.call('HMGET', rk, 'status', 'owner', 'due', 'workflow', 'payload', 'started',
+    'resolution', 'wait_index', 'attempts')
+  if not f[1] then return {'missing'} end
+  if f[1] ~= 'running' then return {f[1]} end
+  local score = redis.call('ZSCORE', DUE, id)
+  if score and tonumber(score) > tonumber(now) then
+    if f[2] and f[2] ~= '' and f[2] ~= token then return {'busy'} end
+    if f[3] == 'wake' then return {'early'} end
+  end
+  redis.call('HSET', rk, 'owner', token, 'due', 'lease', 'started', '1', 'updated', now)
+  redis.call('ZADD', DUE, lease_deadline, id)
+  local out = {'ok', f[4], f[5], f[6] or '0', f[7] or '', f[8] or '', f[9] or '0'}
+  for _, s in ipairs(redis.call('LRANGE', steps_key(id), 0, -1)) do table.insert(out, s) end
+  return out
+end
+-- A worker's realtime events that ride along with a script of its execution, from ARGV[first] on
+-- (store_events.lua, prepended). They are stored whether or not the script's own change is taken:
+-- they were emitted before it, and may be another run's.
+local function ride(first) store_events(P, first) end

@@ -1,4 +1,6 @@
--- ARGV: prefix, run id, token, records, clear, status, 'result' or 'error', value, now, ttl seconds (0: keep)
+-- ARGV: prefix, run id, token, records, clear, status, 'result' or 'error', value, now, ttl seconds (0: keep),
+--       then the events riding along (from 11)
+ride(11)
 local id = ARGV[2]
 local rk = run_key(id)
 if not owns(rk, ARGV[3]) then return 0 end

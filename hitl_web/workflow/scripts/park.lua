@@ -1,5 +1,7 @@
--- ARGV: prefix, run id, token, records, clear, wake at, now, run attempts ('' to keep)
+-- ARGV: prefix, run id, token, records, clear, wake at, now, run attempts ('' to keep),
+--       then the events riding along (from 9)
 -- A sleep or a retry backoff: the run holds no worker until ``wake at``.
+ride(9)
 local id = ARGV[2]
 local rk = run_key(id)
 if not owns(rk, ARGV[3]) then return 0 end

@@ -1,7 +1,8 @@
 -- ARGV: prefix, run id, token, records (the waiting step's last), clear, step index, event id, deadline,
---       now
+--       now, then the events riding along (from 10)
 -- Reaching a wait: an early (lookback) notify for this run resolves it at once; otherwise the run
 -- registers as a waiter and stops holding a worker.
+ride(10)
 local id, index, event_id, now = ARGV[2], ARGV[6], ARGV[7], ARGV[9]
 local rk = run_key(id)
 if not owns(rk, ARGV[3]) then return {'lost'} end

@@ -1,4 +1,5 @@
--- ARGV: prefix, run id, token, records, clear, now
+-- ARGV: prefix, run id, token, records, clear, now, then the events riding along (from 7)
+ride(7)
 local id = ARGV[2]
 local rk = run_key(id)
 if not owns(rk, ARGV[3]) then return 0 end
