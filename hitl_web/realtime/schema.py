@@ -72,6 +72,17 @@ SCHEMA: dict[str, type[EventData]] = {
 }
 
 
+# Each event's fields in schema order, whether each is required, and its default: what ``pack`` needs,
+# read from the models once (a worker packs every event it emits).
+_PACKING: dict[str, list[tuple[str, bool, Any]]] = {
+    name: [
+        (key, info.is_required(), None if info.is_required() else info.get_default(call_default_factory=True))
+        for key, info in model.model_fields.items()
+    ]
+    for name, model in SCHEMA.items()
+}
+
+
 class InvalidEvent(ValueError):
     """An event name outside the schema, or data of the wrong shape."""
 
@@ -90,11 +101,11 @@ def pack(name: str, data: dict[str, Any]) -> list[Any]:
 
     This is how events are stored, so a new field of an event model goes after the existing ones.
     """
-    fields = list(SCHEMA[name].model_fields.items())
-    values = [data[key] for key, _ in fields]
+    fields = _PACKING[name]
+    values = [data[key] for key, _, _ in fields]
     while values:
-        info = fields[len(values) - 1][1]
-        if info.is_required() or values[-1] != info.get_default(call_default_factory=True):
+        _, required, default = fields[len(values) - 1]
+        if required or values[-1] != default:
             break
         values.pop()
     return values

@@ -17,8 +17,9 @@ local function store_events(prefix, first)
     local id = redis.call('XADD', all, 'MAXLEN', '~', all_max, '*', 'r', run_id, 'e', name)
     local lag = tonumber(string.match(id, '^%d+')) - tonumber(ms)
     local short = string.match(name, '^workflow%.(.+)$') or name
-    redis.call('RPUSH', key, id .. ' ' .. short .. ' ' .. string.format('%d', lag) .. ' ' .. data)
-    redis.call('LTRIM', key, -keep, -1)
+    if redis.call('RPUSH', key, id .. ' ' .. short .. ' ' .. string.format('%d', lag) .. ' ' .. data) > keep then
+      redis.call('LTRIM', key, -keep, -1)
+    end
     -- A run's events are kept without an expiry while it lives, and expire with it once it finished.
     if name == 'workflow.runFinish' and tonumber(ttl) > 0 then redis.call('EXPIRE', key, ttl) end
     table.insert(ids, id)
