@@ -19,6 +19,7 @@ import redis
 from .schema import Event, pack, unpack, validate
 
 log = logging.getLogger("hitl_web.realtime")
+_PACKED = json.JSONEncoder(separators=(",", ":"))  # an event's field values, as stored
 
 # Events after which a run's status differs: lists of runs re-render on these.
 STATUS_EVENTS = frozenset(
@@ -65,7 +66,7 @@ class Channel:
 
     def emit(self, name: str, data: dict[str, Any] | Any) -> str | None:
         """Validate and append an event; returns its id (``None`` when it goes out with the outbox)."""
-        packed = json.dumps(pack(name, validate(name, data)), separators=(",", ":"))
+        packed = _PACKED.encode(pack(name, validate(name, data)))
         item = (self.run_id, name, int(time.time() * 1000), packed)
         if self.realtime.outbox is not None:
             self.realtime.outbox.put(item)
@@ -165,25 +166,33 @@ class Outbox(threading.Thread):
 
     Most events are followed within microseconds by a write of the engine (the next step's start,
     the wait, the run's end, the hand-off to the next run): taking them along costs no round trip
-    of their own. What no write takes within ``linger`` seconds (the start of a long step) this
+    of their own. What no write took within ``linger`` seconds (the start of a long step) this
     thread writes itself. Writes hold the lock, so events reach Redis in the order they were emitted.
     """
 
-    def __init__(self, realtime: Realtime, linger: float = 0.002) -> None:
+    # Polls without an event before the thread sleeps until the next one (``put`` wakes it): a busy
+    # worker's emits then cost no wake-up call each, and an idle one costs no polling.
+    park_after = 20
+
+    def __init__(self, realtime: Realtime, linger: float = 0.005) -> None:
         super().__init__(name="hitl-outbox", daemon=True)
         self.realtime = realtime
         self.linger = linger
         self.items: list[Item] = []
+        self.since = 0.0  # when the oldest queued event was queued
         self.lock = threading.Lock()
-        self.armed = threading.Event()
+        self.parked = False
+        self.wake = threading.Event()
         self.start()
 
     def put(self, item: Item) -> None:
         """Queue one event."""
         with self.lock:
+            if not self.items:
+                self.since = time.monotonic()
             self.items.append(item)
-        if not self.armed.is_set():  # setting takes the event's lock: only when it changes anything
-            self.armed.set()
+        if self.parked:
+            self.wake.set()
 
     def take_args(self) -> list[Any]:
         """The queued events as script arguments (``Realtime.event_args``), taken off the outbox."""
@@ -191,21 +200,27 @@ class Outbox(threading.Thread):
             items, self.items = self.items, []
         return self.realtime.event_args(items) if items else []
 
-    def flush(self) -> None:
-        """Write every queued event now."""
+    def flush(self, older_than: float = 0.0) -> None:
+        """Write the queued events now (only if the oldest was queued ``older_than`` seconds ago)."""
         with self.lock:
-            items, self.items = self.items, []
-            if items:
+            if self.items and time.monotonic() - self.since >= older_than:
+                items, self.items = self.items, []
                 self.realtime.write(items)
 
     def run(self) -> None:
         """Write what no engine write took within ``linger``; a failed write is logged and dropped."""
+        idle = 0
         while True:
-            self.armed.wait()
+            if idle >= self.park_after:
+                self.parked = True
+                if not self.items:  # checked after parking: a put from now on wakes the thread
+                    self.wake.wait(1.0)
+                self.wake.clear()
+                self.parked, idle = False, 0
             time.sleep(self.linger)
-            self.armed.clear()
+            idle = 0 if self.items else idle + 1
             try:
-                self.flush()
+                self.flush(older_than=self.linger)
             except Exception:
                 log.exception("could not write realtime events")
 

@@ -12,10 +12,9 @@ import redis
 from ..config import Settings
 from ..redis import connect
 from .errors import InvalidEventData, InvalidRunId, RunExists, RunNotFound
-from .models import Run, RunStatus, Waiter
+from .models import Run, RunStatus, Waiter, dumps
 from .registry import get_workflow
 from .runner import Engine
-from .store import dumps
 
 RUN_ID = re.compile(r"[A-Za-z0-9_\-]{1,128}")
 

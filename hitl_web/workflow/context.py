@@ -21,8 +21,8 @@ from .errors import (
     Suspend,
 )
 from .middleware import fire
-from .models import Step, StepStatus, StepType, WaitResult
-from .store import Pending, apply_resolution, dumps
+from .models import Step, StepStatus, StepType, WaitResult, dumps
+from .store import Pending, apply_resolution
 
 if TYPE_CHECKING:
     from .runner import Execution

@@ -64,13 +64,18 @@ class Step:
 
     def to_json(self) -> str:
         """The stored form: short keys, times to the millisecond, defaults left out (waiting runs stay small)."""
-        data: dict[str, Any] = {}
-        for key, short in STORED_KEYS.items():
+        data: dict[str, Any] = {"n": self.name}
+        if self.type is not StepType.RUN:
+            data["t"] = self.type.value
+        data["s"] = self.status.value
+        data["a"] = round(self.started_at, 3)
+        for key, short, is_time in _OPTIONAL:
             value = getattr(self, key)
-            if value is None or (key == "attempts" and not value) or (key == "type" and value is StepType.RUN):
-                continue
-            data[short] = round(value, 3) if key in TIMES else value
-        return json.dumps(data, separators=(",", ":"), allow_nan=False)
+            if value is not None:
+                data[short] = round(value, 3) if is_time else value
+        if self.attempts:
+            data["k"] = self.attempts
+        return dumps(data)
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> Step:
@@ -108,6 +113,18 @@ STORED_KEYS = {
 }
 LONG_KEYS = {short: key for key, short in STORED_KEYS.items()}
 TIMES = frozenset({"started_at", "finished_at", "deadline"})
+# The keys ``to_json`` leaves out when they are None (name, type, status, start and attempts it writes itself).
+_OPTIONAL = tuple(
+    (key, short, key in TIMES)
+    for key, short in STORED_KEYS.items()
+    if key not in {"name", "type", "status", "started_at", "attempts"}
+)
+_COMPACT = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON, refusing NaN and infinities (they are not JSON)."""
+    return _COMPACT.encode(value)
 
 
 @dataclass(frozen=True)

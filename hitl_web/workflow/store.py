@@ -14,7 +14,7 @@ import redis
 
 from ..config import Settings
 from .errors import RunNotFound
-from .models import Run, RunStatus, Step, StepStatus, Waiter
+from .models import Run, RunStatus, Step, StepStatus, Waiter, dumps
 
 MANY = "*"  # in the waiters hash: several runs wait on this event id (never a run id)
 SCRIPTS = (
@@ -44,9 +44,6 @@ def stamp(t: float | None = None) -> str:
     return f"{time.time() if t is None else t:.3f}"
 
 
-def dumps(value: Any) -> str:
-    """Compact JSON, refusing NaN and infinities (they are not JSON)."""
-    return json.dumps(value, separators=(",", ":"), allow_nan=False)
 
 
 @dataclass
