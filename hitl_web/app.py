@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app: defaults, then ``HITL_*`` environment variables, then ``test_config``."""
     app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
+    app.session_interface = security.SessionInterface()
     app.config.from_mapping(
         SECRET_KEY=os.environ.get("SECRET_KEY", ""),
         REDIS_URL=os.environ.get("REDIS_URL", ""),

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from typing import Any
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, request, session
+from flask import Flask, abort, current_app, request, session
+from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import URLSafeTimedSerializer
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
@@ -70,3 +73,17 @@ def same_origin() -> bool:
     if origin in current_app.config["ALLOWED_ORIGINS"]:
         return True
     return urlsplit(origin).hostname == urlsplit(f"//{request.host}").hostname
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with the signing serializer made once per key, not per request."""
+
+    _made: tuple[tuple[Any, ...], URLSafeTimedSerializer | None] | None = None
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        """The serializer for the app's current secret key (and fallbacks)."""
+        keys = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        made = self._made
+        if made is None or made[0] != keys:
+            made = self._made = (keys, super().get_signing_serializer(app))
+        return made[1]
