@@ -35,7 +35,11 @@ def measure_ours(n: int) -> list[float]:
 
 def resumed_at(st: Stack, key: str, run_id: str) -> float:
     """When ``run_id``'s step after the wait began: blocks on the list the step pushes to."""
-    popped = st.redis.blpop([key], timeout=10)
+    popped = None
+    for _ in range(5):  # 2 s at a time: under redis-py's 5 s socket timeout
+        popped = st.redis.blpop([key], timeout=2)
+        if popped is not None:
+            break
     if popped is None:
         raise SystemExit(f"run {run_id} did not resume within 10 s")
     who, _, at = popped[1].decode().partition(" ")
@@ -84,7 +88,7 @@ def measure_baseline(n: int) -> list[float]:
                 run_id = f"b{i}"
                 queue.enqueue(baseline_job, prefix, run_id, result_ttl=0)
                 # The one worker is now blocked in this job: that is the baseline's waiting capacity.
-                ready = st.redis.blpop([f"{prefix}:baseline:ready"], timeout=10)
+                ready = st.redis.blpop([f"{prefix}:baseline:ready"], timeout=4)
                 if ready is None or ready[1].decode() != run_id:
                     raise SystemExit(f"baseline job {run_id} did not start")
                 time.sleep(0.005)  # let it enter BLPOP
