@@ -11,7 +11,7 @@ import json
 import time
 
 from bench.flows import baseline_job, resumed_key
-from bench.stack import Stack, percentiles, report, stack, wait_for
+from bench.stack import Stack, percentiles, plain_rq_workers, report, stack, wait_for
 from hitl_web.workflow import RunStatus
 
 
@@ -60,44 +60,20 @@ def measure_baseline(n: int) -> list[float]:
     from rq import Queue
 
     samples = []
-    with stack(workers=0) as st:
-        import subprocess
-        import sys
-
-        from hitl_web.stack import ROOT, process_env
-
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "rq.cli",
-                "worker",
-                "--url",
-                st.settings.redis_url,
-                f"{st.settings.queue_name}-base",
-            ],
-            env=process_env(st.settings),
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            queue = Queue(f"{st.settings.queue_name}-base", connection=st.redis)
-            prefix = st.settings.key_prefix
-            for i in range(n):
-                run_id = f"b{i}"
-                queue.enqueue(baseline_job, prefix, run_id, result_ttl=0)
-                # The one worker is now blocked in this job: that is the baseline's waiting capacity.
-                ready = st.redis.blpop([f"{prefix}:baseline:ready"], timeout=4)
-                if ready is None or ready[1].decode() != run_id:
-                    raise SystemExit(f"baseline job {run_id} did not start")
-                time.sleep(0.005)  # let it enter BLPOP
-                sent = time.time()
-                st.redis.rpush(f"{prefix}:baseline:decision:{run_id}", "approved")
-                samples.append((resumed_at(st, f"{prefix}:baseline:resumed", run_id) - sent) * 1000)
-        finally:
-            proc.terminate()
-            proc.wait()
+    with stack(workers=0) as st, plain_rq_workers(st, 1) as queue_name:
+        queue = Queue(queue_name, connection=st.redis)
+        prefix = st.settings.key_prefix
+        for i in range(n):
+            run_id = f"b{i}"
+            queue.enqueue(baseline_job, prefix, run_id, result_ttl=0)
+            # The one worker is now blocked in this job: that is the baseline's waiting capacity.
+            ready = st.redis.blpop([f"{prefix}:baseline:ready"], timeout=4)
+            if ready is None or ready[1].decode() != run_id:
+                raise SystemExit(f"baseline job {run_id} did not start")
+            time.sleep(0.005)  # let it enter BLPOP
+            sent = time.time()
+            st.redis.rpush(f"{prefix}:baseline:decision:{run_id}", "approved")
+            samples.append((resumed_at(st, f"{prefix}:baseline:resumed", run_id) - sent) * 1000)
     return samples
 
 

@@ -51,7 +51,9 @@ def baseline(r: dict[str, Any]) -> tuple[str, str]:
         b = r["baseline"]
         return f"p50 {b['p50']} ms, p99 {b['p99']} ms (blocked RQ job)", f"{r['p50'] / b['p50']:.1f}x slower"
     if r["figure"] == "waiting capacity":
-        return "2 waiting (one per worker)", f"{r['ratio']:,}x more"
+        b = r["baseline"]
+        waiting = f"{b['waiting_at_once']} waiting of {b['jobs']:,} blocked RQ jobs (one per worker)"
+        return waiting, f"{r['ratio']:,}x more"
     return "", ""
 
 

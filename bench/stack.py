@@ -94,6 +94,30 @@ def stack(workers: int = 1, **settings: Any) -> Iterator[Stack]:
             server.stop()
 
 
+@contextmanager
+def plain_rq_workers(st: Stack, n: int) -> Iterator[str]:
+    """``n`` stock ``rq worker`` processes (the naive baseline's) on a queue of their own; yields its name."""
+    import subprocess
+
+    from hitl_web.stack import ROOT, process_env
+
+    queue = f"{st.settings.queue_name}-base"
+    command = [sys.executable, "-m", "rq.cli", "worker", "--url", st.settings.redis_url, queue]
+    procs = [
+        subprocess.Popen(
+            command, env=process_env(st.settings), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        for _ in range(n)
+    ]
+    try:
+        yield queue
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait()
+
+
 def wait_for_workers(st: Stack, n: int, timeout: float = 30) -> None:
     """Block until ``n`` workers listen on the stack's queue."""
     from rq import Worker
