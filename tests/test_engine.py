@@ -438,3 +438,25 @@ def test_queued_runs_are_handed_off_and_other_jobs_still_run(
         wait_until(lambda c=channel: len(c.history()) == len(timeline))
         assert [e.name.removeprefix("workflow.") for _, e in channel.history()] == timeline
     assert "handed off" in workers.logs()  # most runs never went back through RQ's loop
+
+
+def test_the_write_that_ends_an_execution_claims_the_next_queued_run(client: Client, rconn: redis.Redis) -> None:
+    """A finish (or wait, or park) of a worker's execution takes the next wake-up call in the same round trip."""
+    from hitl_web.workflow.store import Claim, Pending, new_token
+
+    first, second = client.trigger("counted"), client.trigger("counted")
+    store = client.store
+    token = new_token()
+    assert isinstance(store.claim(first, token), Claim)
+    store.hands_off = True
+    assert store.finish(first, token, RunStatus.COMPLETED, Pending(), result={"ok": 1})
+    assert store.handed is not None
+    run_id, next_token, claim = store.handed
+    # The first run's own call came first in the queue: it is finished, so its call is dropped.
+    assert run_id == second and claim.workflow == "counted" and claim.steps == []
+    assert rconn.hget(store.run_key(second), "owner") == next_token
+    assert rconn.llen(client.engine.queue.key) == 0
+    assert client.get_run(first).result == {"ok": 1}
+    store.hands_off, store.handed = False, None
+    assert not store.finish(first, token, RunStatus.COMPLETED, Pending())  # no longer its owner
+    assert store.handed is None

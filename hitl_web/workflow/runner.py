@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import secrets
 import threading
 import time
 import uuid
@@ -27,7 +26,7 @@ from .errors import (
 from .middleware import fire
 from .models import RunStatus
 from .registry import Workflow, get_workflow, load_workflows, middlewares_for, use
-from .store import Claim, Pending, RunStore
+from .store import Claim, Pending, RunStore, new_token
 
 log = logging.getLogger("hitl_web.runs")
 
@@ -112,11 +111,6 @@ def execute_run(run_id: str) -> None:
 def execute(connection: redis.Redis, run_id: str, wake_up: tuple[str, str] = ("", "")) -> None:
     """Execute ``run_id`` in this process (what a run job does); ``wake_up`` as ``RunStore.claim`` takes it."""
     Execution(engine_for(connection), run_id, wake_up).execute()
-
-
-def new_token() -> str:
-    """The token of one execution: the owner its run's writes are checked against."""
-    return secrets.token_hex(8)
 
 
 class Execution:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import time
 import uuid
 from collections.abc import Callable
@@ -95,6 +96,11 @@ class RunStore:
         # Realtime events that go with an execution's writes (``realtime.channel.Outbox.take_args``):
         # a worker's events cost no round trip of their own.
         self.riders: Callable[[], list[Any]] | None = None
+        # A worker sets ``hands_off``: then the script that ends an execution (a wait, a park, a
+        # finish) also claims the next queued run, left in ``handed`` (run id, token, claim) for the
+        # worker to execute next. Off by default: nobody else would execute what was claimed.
+        self.hands_off = False
+        self.handed: tuple[str, str, Claim] | None = None
         preamble = resources.files("hitl_web.realtime").joinpath("store_events.lua").read_text()
         preamble += resources.files(__package__).joinpath("scripts/_keys.lua").read_text()
         self._scripts = {
@@ -134,6 +140,19 @@ class RunStore:
         """``_call`` with the events waiting to ride along (the script's arguments end with them)."""
         riding = self.riders() if self.riders is not None else []
         return self._scripts[name](args=[self.prefix, *args, *riding])
+
+    def _call_ending(self, name: str, *args: Any) -> Any:
+        """``_call_riding`` for a script that ends an execution: it may also claim the next run (``handed``)."""
+        if not self.hands_off:
+            return self._call_riding(name, *args, "", "", "")
+        token = new_token()
+        reply = self._call_riding(name, *args, self.queue_keys[0], token, self._lease_deadline(time.time()))
+        # {'waiting', next...} from a wait, {1, next...} from a park or finish; nothing else hands off.
+        if isinstance(reply, list) and len(reply) > 1 and (reply[0] == 1 or _text(reply[0]) == "waiting"):
+            claim = _claim(reply[2:])
+            assert isinstance(claim, Claim), "hand_off returns only runs it claimed"
+            self.handed = (_text(reply[1]), token, claim)
+        return reply
 
     def _lease_deadline(self, now: float) -> str:
         return repr(now + self.settings.lease_seconds)
@@ -190,7 +209,7 @@ class RunStore:
         pending.add(index, step)
         blob, clear = pending.take()
         deadline = repr(step.deadline)
-        reply = self._call_riding("wait", run_id, token, blob, clear, index, step.event_id, deadline, stamp())
+        reply = self._call_ending("wait", run_id, token, blob, clear, index, step.event_id, deadline, stamp())
         state = _text(reply[0])
         return state, (json.loads(reply[1]) if state == "resolved" else None)
 
@@ -232,7 +251,7 @@ class RunStore:
         blob, clear = pending.take()
         now = stamp()
         attempts_arg = "" if attempts is None else attempts
-        return bool(self._call_riding("park", run_id, token, blob, clear, repr(wake_at), now, attempts_arg))
+        return _done(self._call_ending("park", run_id, token, blob, clear, repr(wake_at), now, attempts_arg))
 
     def finish(
         self, run_id: str, token: str, status: RunStatus, pending: Pending, *, result: Any = None, error: str = ""
@@ -242,7 +261,7 @@ class RunStore:
         blob, clear = pending.take()
         ttl = self.settings.finished_run_ttl
         now = stamp()
-        return bool(self._call_riding("finish", run_id, token, blob, clear, status.value, field_name, value, now, ttl))
+        return _done(self._call_ending("finish", run_id, token, blob, clear, status.value, field_name, value, now, ttl))
 
     def cancel(self, run_id: str) -> str:
         """Cancel a running or waiting run; returns the status it had (``missing`` when unknown)."""
@@ -346,6 +365,16 @@ class RunStore:
                 self.redis.zrem(self.index_key, *expired)
                 start -= len(expired)
         return out
+
+
+def new_token() -> str:
+    """The token of one execution: the owner its run's writes are checked against."""
+    return secrets.token_hex(8)
+
+
+def _done(reply: Any) -> bool:
+    """Whether a park or finish was taken: 0 when not, else a list starting with 1."""
+    return isinstance(reply, list) and bool(reply[0])
 
 
 def _claim(reply: list[Any]) -> Claim | str:

@@ -14,7 +14,8 @@ from rq import Queue, SimpleWorker
 from rq.job import Job
 from rq.worker import WorkerStatus
 
-from .runner import Engine, Execution, engine_for, execute, new_token, run_of_wake_up
+from .runner import Engine, Execution, engine_for, execute, run_of_wake_up
+from .store import new_token
 
 log = logging.getLogger("hitl_web.worker")
 
@@ -111,6 +112,8 @@ class Worker(SimpleWorker):
         # Busy, so a stop signal waits for the run to park or finish (warm shutdown) instead of
         # interrupting it.
         self.set_state(WorkerStatus.BUSY)
+        store = engine_for(self.connection).store
+        store.hands_off, store.handed = True, None
         try:
             # The claim takes the call off RQ's intermediate queue; it never had a job hash.
             execute(self.connection, str(job.args[0]), (queue.intermediate_queue_key, job.id))
@@ -119,21 +122,34 @@ class Worker(SimpleWorker):
             # The run keeps its lease: when it expires, a sweep hands the run to a new job.
             log.exception("run job %s failed; the run's lease will bring it back", job.id)
             self.connection.lrem(queue.intermediate_queue_key, 1, job.id)
+        finally:
+            store.hands_off = False
 
     def hand_off(self) -> None:
-        """Execute the runs queued behind the one just executed, each taken as the previous ends."""
-        engine = engine_for(self.connection)
+        """Execute the runs queued behind the one just executed, each taken as the previous ends.
+
+        The write that ends an execution (a wait, a park, a finish) claims the next run in the same
+        round trip (``RunStore.handed``); when it took none, one hand-off script writes the last
+        events and tries again. Out of budget or told to stop, the worker takes no more.
+        """
+        store = engine_for(self.connection).store
         until = time.monotonic() + self.handoff_budget
         handed = 0
-        while not self._stop_requested and time.monotonic() < until:
-            token = new_token()
-            taken = engine.store.handoff(token)
+        while True:
+            taken, store.handed = store.handed, None
             if taken is None:
-                break
-            run_id, claim = taken
-            Execution(engine, run_id, claimed=(token, claim)).execute()
+                if self._stop_requested or time.monotonic() >= until:
+                    break  # the last execution's events go out with the outbox
+                token = new_token()
+                found = store.handoff(token)
+                if found is None:
+                    break
+                taken = (found[0], token, found[1])
+            run_id, token, claim = taken
+            # A claimed run is always executed; the next one is only claimed while there is budget.
+            store.hands_off = not self._stop_requested and time.monotonic() < until
+            Execution(engine_for(self.connection), run_id, claimed=(token, claim)).execute()
             handed += 1
-        # Out of budget (or stopping), the last execution's events go out with the outbox.
         if handed:
             log.debug("handed off %d runs", handed)
 

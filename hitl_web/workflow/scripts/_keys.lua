@@ -105,6 +105,32 @@ local function claim_run(id, token, now, lease_deadline)
   for _, s in ipairs(redis.call('LRANGE', steps_key(id), 0, -1)) do table.insert(out, s) end
   return out
 end
+-- Take the next run off the head of the RQ queue for the execution ``token`` (the hand-off): skips
+-- wake-up calls whose run must not run now, stops at any other kind of RQ job (RQ runs it) or an
+-- empty queue. Returns {run id, claim_run's reply...}, or nil.
+local function take_next(queue, token, now, lease_deadline)
+  for _ = 1, 20 do
+    local head = redis.call('LINDEX', queue, 0)
+    local id = head and string.match(head, '^hitlrun_%x+_(.+)$')
+    if not id then return nil end
+    redis.call('LPOP', queue)
+    local claim = claim_run(id, token, now, lease_deadline)
+    if claim[1] == 'ok' then
+      table.insert(claim, 1, id)
+      return claim
+    end
+  end
+  return nil
+end
+-- The scripts that end an execution (a wait, a park, a finish) hand its worker the next run in the
+-- same round trip: ARGV[i..i+2] are the RQ queue key ('' when the worker takes none), the next
+-- execution's token and its lease deadline. Appends take_next's reply to ``out``.
+local function hand_off(i, now, out)
+  if ARGV[i] == '' then return out end
+  local claim = take_next(ARGV[i], ARGV[i + 1], now, ARGV[i + 2])
+  for _, v in ipairs(claim or {}) do table.insert(out, v) end
+  return out
+end
 -- A worker's realtime events that ride along with a script of its execution, from ARGV[first] on
 -- (store_events.lua, prepended). They are stored whether or not the script's own change is taken:
 -- they were emitted before it, and may be another run's.

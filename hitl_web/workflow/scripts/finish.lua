@@ -1,6 +1,8 @@
 -- ARGV: prefix, run id, token, records, clear, status, 'result' or 'error', value, now, ttl seconds (0: keep),
---       then the events riding along (from 11)
-ride(11)
+--       the hand-off's queue, token and lease deadline (see hand_off), then the events riding along
+--       (from 14)
+-- Returns 0 when the execution no longer owns the run, else {1, the next run...}.
+ride(14)
 local id = ARGV[2]
 local rk = run_key(id)
 if not owns(rk, ARGV[3]) then return 0 end
@@ -17,4 +19,4 @@ if ttl > 0 then
   redis.call('EXPIRE', steps_key(id), ttl)
   redis.call('EXPIRE', events_key(id), ttl)
 end
-return 1
+return hand_off(11, ARGV[9], {1})

@@ -1,8 +1,9 @@
 -- ARGV: prefix, run id, token, records (the waiting step's last), clear, step index, event id, deadline,
---       now, then the events riding along (from 10)
+--       now, the hand-off's queue, token and lease deadline (see hand_off), then the events riding
+--       along (from 13)
 -- Reaching a wait: an early (lookback) notify for this run resolves it at once; otherwise the run
--- registers as a waiter and stops holding a worker.
-ride(10)
+-- registers as a waiter and stops holding a worker, which takes the next run: {'waiting', next...}.
+ride(13)
 local id, index, event_id, now = ARGV[2], ARGV[6], ARGV[7], ARGV[9]
 local rk = run_key(id)
 if not owns(rk, ARGV[3]) then return {'lost'} end
@@ -21,4 +22,4 @@ add_waiter(event_id, id)
 redis.call('HDEL', rk, 'owner', 'due', 'job')
 redis.call('HSET', rk, 'status', 'waiting', 'wait_index', index, 'updated', now)
 redis.call('ZADD', DUE, ARGV[8], id)
-return {'waiting'}
+return hand_off(10, now, {'waiting'})
