@@ -45,8 +45,6 @@ def stamp(t: float | None = None) -> str:
     return f"{time.time() if t is None else t:.3f}"
 
 
-
-
 @dataclass
 class Pending:
     """Step records not written yet: they go with the execution's next write, in one round trip.
