@@ -8,6 +8,7 @@ import threading
 import time
 from typing import Any
 
+import pytest
 import redis
 
 from hitl_web.workflow import Client, RunStatus, StepStatus
@@ -460,3 +461,51 @@ def test_the_write_that_ends_an_execution_claims_the_next_queued_run(client: Cli
     store.hands_off, store.handed = False, None
     assert not store.finish(first, token, RunStatus.COMPLETED, Pending())  # no longer its owner
     assert store.handed is None
+
+
+def test_a_dequeue_claims_the_run_its_wake_up_call_wakes(
+    client: Client, rconn: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The claim rides behind the BLMOVE; when two workers' BLMOVEs are served at once, each job is run once."""
+    from rq import Queue
+    from rq.exceptions import DequeueTimeout
+
+    from hitl_web.workflow import runner
+    from hitl_web.workflow.store import Claim
+    from hitl_web.workflow.worker import RunJob, Worker
+
+    conn = client.store.redis
+    monkeypatch.setattr(runner, "_engine", runner.Engine(conn, client.settings))
+    queue = Queue(client.settings.queue_name, connection=conn)
+    run_id = client.trigger("counted")
+    wake_up = rconn.lpop(queue.key)  # taken back, to be pushed below
+    job = queue.enqueue("builtins.len", "abcd")
+    other = rconn.lpop(queue.key)
+    assert other == job.id and wake_up and run_id in wake_up
+    a, b = (Worker([queue], connection=conn, name=f"{client.settings.queue_name}-{n}") for n in "ab")
+    with pytest.raises(DequeueTimeout):
+        a.dequeue(queue, 1, job_class=RunJob)
+
+    got: dict[str, Any] = {}
+
+    def take(name: str, worker: Worker) -> None:
+        got[name] = worker.dequeue(queue, 10, job_class=RunJob)
+
+    first = threading.Thread(target=take, args=("a", a))
+    first.start()
+    time.sleep(0.3)  # a blocks first, so Redis serves it first
+    second = threading.Thread(target=take, args=("b", b))
+    second.start()
+    time.sleep(0.3)
+    rconn.rpush(queue.key, other, wake_up)  # a's BLMOVE moves the RQ job, b's the wake-up call
+    first.join(10)
+    second.join(10)
+    # a's claim ran first and found b's call the newest: a runs that run, and the RQ job after it.
+    a_job, _ = got["a"]
+    assert a_job.id == wake_up and isinstance(a_job.claimed[1], Claim)
+    assert rconn.hget(client.store.run_key(run_id), "owner") == a_job.claimed[0]
+    assert [j.id for j, _ in a.found] == [other]
+    # b wakes holding the call only: its own claim is refused, so the run is executed once.
+    b_job, _ = got["b"]
+    assert b_job.id == wake_up and b_job.claimed is None
+    assert client.store.claim(run_id, "b-token") == "busy"

@@ -31,6 +31,7 @@ SCRIPTS = (
     "finish",
     "cancel",
     "read",
+    "take_moved",
 )
 
 
@@ -195,6 +196,23 @@ class RunStore:
         claim = _claim(reply[1:])
         assert isinstance(claim, Claim), "handoff.lua returns only runs it claimed"
         return _text(reply[0]), claim
+
+    def take_moved(self, pipe: Any, intermediate: str, token: str) -> None:
+        """Queue ``take_moved.lua`` on ``pipe``, right behind the worker's BLMOVE into ``intermediate``."""
+        script = self._scripts["take_moved"]
+        pipe.evalsha(script.sha, 0, self.prefix, intermediate, token, self.settings.lease_seconds)
+
+    @staticmethod
+    def taken(reply: Any) -> tuple[str, str, Claim | str] | None:
+        """``take_moved.lua``'s reply: the run, the call that woke it and its claim (or why not), or None."""
+        if not reply:
+            return None
+        return _text(reply[0]), _text(reply[1]), _claim(reply[2:])
+
+    def load_scripts(self) -> None:
+        """Load every script into Redis (after a restart lost them: a pipeline cannot reload one)."""
+        for script in self._scripts.values():
+            self.redis.script_load(script.script)
 
     def write_steps(self, run_id: str, token: str, pending: Pending) -> bool:
         """Write the pending step records; False when this execution no longer owns the run."""

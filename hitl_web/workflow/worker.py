@@ -7,15 +7,16 @@ import os
 import sys
 import threading
 import time
-from typing import Any
+from typing import Any, cast
 
 import redis
 from rq import Queue, SimpleWorker
+from rq.exceptions import DequeueTimeout
 from rq.job import Job
 from rq.worker import WorkerStatus
 
 from .runner import Engine, Execution, engine_for, execute, run_of_wake_up
-from .store import new_token
+from .store import Claim, new_token
 
 log = logging.getLogger("hitl_web.worker")
 
@@ -67,17 +68,44 @@ class RunJob(Job):
     one RPUSH and dequeueing reads nothing more. Any other job is fetched as RQ fetches it.
     """
 
+    # (token, claim) when the run was claimed together with the dequeue (``RunQueue``).
+    claimed: tuple[str, Claim] | None = None
+
     @classmethod
     def fetch(cls, id: str, connection: Any = None, serializer: Any = None) -> Job:
         """The wake-up call for ``id``'s run, or the stored RQ job ``id``."""
         run_id = run_of_wake_up(id)
         if run_id is None:
             return super().fetch(id, connection=connection, serializer=serializer)
+        return cls.wake_up(id, run_id, connection)
+
+    @classmethod
+    def wake_up(cls, id: str, run_id: str, connection: Any, claimed: tuple[str, Claim] | None = None) -> RunJob:
+        """The job of the wake-up call ``id`` (of ``run_id``), with the claim taken with it if any."""
         job = cls(id, connection=connection)
         job.func_name = RUN_JOB
         job.args = (run_id,)
         job.kwargs = {}
+        job.claimed = claimed
         return job
+
+
+class RunQueue(Queue):
+    """RQ's queue, whose blocking dequeue also claims the run a wake-up call wakes (see ``Worker.dequeue``).
+
+    Each worker makes a subclass of its own that names it (``worker``).
+    """
+
+    worker: Worker | None = None
+
+    @classmethod
+    def dequeue_any(  # type: ignore[override]
+        cls, queues: list[Queue], timeout: int | None, connection: Any, **kwargs: Any
+    ) -> tuple[Job, Queue] | None:
+        """The next job of ``queues``, as RQ dequeues it, or with its run claimed in the same round trip."""
+        if cls.worker is None or timeout is None or len(queues) != 1:
+            return super().dequeue_any(queues, timeout, connection=connection, **kwargs)
+        return cls.worker.dequeue(queues[0], timeout, **kwargs)
 
 
 class Worker(SimpleWorker):
@@ -99,10 +127,58 @@ class Worker(SimpleWorker):
     handoff_budget = 1.0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        # `rq worker` passes its default job class explicitly; ours also reads wake-up calls.
+        # `rq worker` passes its default job and queue classes explicitly; ours read wake-up calls.
         if kwargs.get("job_class") in (None, Job, "rq.job.Job"):
             kwargs["job_class"] = RunJob
+        claiming = kwargs.get("queue_class") in (None, Queue, "rq.Queue", "rq.queue.Queue")
         super().__init__(*args, **kwargs)
+        if claiming:
+            self.queue_class = cast(type[Queue], type("RunQueue", (RunQueue,), {"worker": self}))
+        # Jobs a dequeue found besides the one it returned (see ``dequeue``), returned by the next.
+        # Left here by a stop, they are not lost: a claimed run's lease brings it back, and RQ's
+        # intermediate queue cleanup requeues an RQ job.
+        self.found: list[tuple[Job, Queue]] = []
+
+    def dequeue(self, queue: Queue, timeout: int, **kwargs: Any) -> tuple[Job, Queue]:
+        """Block until a job arrives; a wake-up call's run is claimed in the same round trip.
+
+        The claim (``take_moved.lua``) is pipelined right behind the BLMOVE, so Redis runs it as soon
+        as the BLMOVE is served: the worker wakes up owning its run, where a claim of its own would
+        cost another round trip. A job that is not a wake-up call is fetched as RQ fetches it.
+        """
+        if self.found:
+            return self.found.pop(0)
+        store = engine_for(self.connection).store
+        intermediate = queue.intermediate_queue_key
+        while True:
+            token = new_token()
+            with self.connection.pipeline(transaction=False) as pipe:
+                pipe.blmove(queue.key, intermediate, timeout)
+                store.take_moved(pipe, intermediate, token)
+                moved, reply = pipe.execute(raise_on_error=False)
+            if isinstance(moved, Exception):
+                raise moved
+            if isinstance(reply, Exception):  # NOSCRIPT after a Redis restart: RQ fetches what moved
+                store.load_scripts()
+                reply = []
+            moved_id = moved.decode() if isinstance(moved, bytes) else moved
+            results: list[tuple[Job, Queue]] = []
+            taken = store.taken(reply)
+            if taken is not None:
+                run_id, job_id, claim = taken
+                if isinstance(claim, Claim):
+                    results.append((RunJob.wake_up(job_id, run_id, self.connection, (token, claim)), queue))
+                if job_id == moved_id:
+                    moved_id = None  # the call this BLMOVE moved: taken (a refused claim drops it, as RQ's would)
+            if moved_id is not None:  # another kind of job, or another worker's call was taken instead
+                fetched = Queue._fetch_dequeued_job(self.connection, queue.key, moved_id, **kwargs)
+                if fetched is not None:
+                    results.append(fetched)
+            if results:
+                self.found.extend(results[1:])
+                return results[0]
+            if moved is None:
+                raise DequeueTimeout(timeout, queue.key)
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         """Execute a run job in place; hand any other job to RQ."""
@@ -115,8 +191,11 @@ class Worker(SimpleWorker):
         store = engine_for(self.connection).store
         store.hands_off, store.handed = True, None
         try:
-            # The claim takes the call off RQ's intermediate queue; it never had a job hash.
-            execute(self.connection, str(job.args[0]), (queue.intermediate_queue_key, job.id))
+            claimed = getattr(job, "claimed", None)
+            if claimed is not None:  # claimed with the dequeue, which took the call off RQ's queues
+                Execution(engine_for(self.connection), str(job.args[0]), claimed=claimed).execute()
+            else:  # the claim takes the call off RQ's intermediate queue; it never had a job hash
+                execute(self.connection, str(job.args[0]), (queue.intermediate_queue_key, job.id))
             self.hand_off()
         except Exception:
             # The run keeps its lease: when it expires, a sweep hands the run to a new job.

@@ -1,0 +1,19 @@
+-- ARGV: prefix, RQ's intermediate queue, token, lease seconds
+-- Sent right behind a worker's BLMOVE on the same connection, so Redis runs it the moment the
+-- BLMOVE is served, with no round trip in between: if the call BLMOVE just moved (the newest in the
+-- intermediate queue) wakes a run, claim the run for the execution ``token``. Another worker's
+-- BLMOVE may have been served in between: then the newest call is its, and whichever worker claims
+-- a run runs it (the other's claim is refused). Any other kind of RQ job is left for RQ.
+-- Returns {run id, job id, claim_run's reply...} or {}.
+local intermediate = ARGV[2]
+local head = redis.call('LINDEX', intermediate, -1)
+local id = head and string.match(head, '^hitlrun_%x+_(.+)$')
+if not id then return {} end
+redis.call('RPOP', intermediate)
+-- The time now, not when the command was sent: the BLMOVE before it may have waited for minutes.
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local claim = claim_run(id, ARGV[3], string.format('%.3f', now), string.format('%.6f', now + tonumber(ARGV[4])))
+table.insert(claim, 1, head)
+table.insert(claim, 1, id)
+return claim
