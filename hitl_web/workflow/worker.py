@@ -113,10 +113,10 @@ class Worker(SimpleWorker):
 
     Run jobs take a lean path: a run's durability is its lease in Redis, not RQ's job bookkeeping,
     so the job is only a wake-up call. RQ's per-job registries, executions and heartbeats cost about
-    twenty round trips a job; the lean path costs two (the dequeue, and the claim that also clears
-    the call from RQ's intermediate queue). While more wake-up calls are queued, each execution's
-    end hands the worker the next run in one round trip (``RunStore.handoff``). Any other job runs
-    as RQ runs it.
+    twenty round trips a job; the lean path costs one (the dequeue, with the claim of the run
+    pipelined behind it). While more wake-up calls are queued, the write that ends an execution
+    claims the next run (``RunStore.handed``), or a hand-off script does (``RunStore.handoff``). Any
+    other job runs as RQ runs it.
     """
 
     # When RQ's heartbeat and suspension check last went to Redis (both are throttled).
