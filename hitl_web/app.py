@@ -7,6 +7,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
+import redis
 from flask import Flask, render_template, request
 from werkzeug.exceptions import HTTPException
 
@@ -57,7 +58,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["hitl"] = Client(connection, settings)
     bounds = StreamSettings(max_len=settings.stream_max_len, ttl_seconds=settings.stream_ttl)
     app.extensions["hitl_realtime"] = rt = Realtime(connection, settings.key_prefix, bounds)
-    app.extensions["hitl_hub"] = hub = Hub(rt, scope=lambda: push_context(app))
+    def reader() -> Client:  # the hub renders every push on one thread, over a connection of its own
+        return Client(redis.Redis(connection_pool=connection.connection_pool, single_connection_client=True), settings)
+
+    app.extensions["hitl_hub"] = hub = Hub(rt, scope=lambda: push_context(app), reader=reader)
     app.extensions["hitl_approvers"] = Approvers(connection, settings.key_prefix)
     sockets.HUBS.append(hub)
 

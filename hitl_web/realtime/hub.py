@@ -18,7 +18,8 @@ from .channel import STATUS_EVENTS, Realtime
 
 log = logging.getLogger("hitl_web.hub")
 
-Render = Callable[[], str]
+# Renders a push, reading state with the hub's reader (``Hub.reader``; None: the caller's own).
+Render = Callable[[Any], str]
 CLOSE = object()  # pushed to every subscriber when the process stops
 EVERY_RUN = "*"  # subscribe to status changes of every run (lists of runs)
 
@@ -54,8 +55,14 @@ class Hub:
         # outlasted it failed with "Timeout reading from socket" and was retried half a second later.
         block_ms: int = 2000,
         scope: Callable[[], AbstractContextManager[Any]] = contextlib.nullcontext,
+        reader: Callable[[], Any] | None = None,
     ) -> None:
         self.realtime = realtime
+        # Makes what renders read state with (made on the reader thread's first render): the web's
+        # client on a Redis connection of that thread's own, so a push checks no connection out of
+        # the shared pool (under gevent each checkout polls the socket through the event loop).
+        self.make_reader = reader
+        self.reader: Any = None
         # Entered once by the reader thread, around all its renders (the web app's request context for
         # templates): entering one per render cost a third of a push.
         self.scope = scope
@@ -136,7 +143,9 @@ class Hub:
         if not subs:
             return
         try:
-            fragment: Any = subs[0].render()  # one render for every socket on this run
+            if self.reader is None and self.make_reader is not None:
+                self.reader = self.make_reader()
+            fragment: Any = subs[0].render(self.reader)  # one render for every socket on this run
         except Exception:
             log.exception("render for %s failed", topic)
             return

@@ -13,7 +13,7 @@ from flask_sock import Sock
 
 from ..realtime.channel import newer
 from ..realtime.hub import CLOSE, EVERY_RUN, Hub
-from ..workflow import RunNotFound
+from ..workflow import Client, RunNotFound
 from .fragments import index_fragments, run_fragments
 from .security import same_origin, signed_in
 from .state import client, realtime
@@ -63,7 +63,7 @@ def refuse_foreign_sockets() -> None:
 
 
 def _follow(ws: Any, topic: str, after: str, newest: Any, render: Any) -> None:
-    """Push ``render()`` now if ``newest()`` is past ``after``, then after each batch of new events."""
+    """Push ``render(None)`` now if ``newest()`` is past ``after``, then after each batch of new events."""
     try:
         _push_loop(ws, topic, after, newest, render)
     except redis.RedisError as exc:
@@ -77,7 +77,7 @@ def _push_loop(ws: Any, topic: str, after: str, newest: Any, render: Any) -> Non
         sent = after
         newest_id = newest()
         if newer(newest_id, after):
-            ws.send(render())  # catch up: one render holds everything since the page was drawn
+            ws.send(render(None))  # catch up: one render holds everything since the page was drawn
             sent = newest_id
         while ws.connected:
             if SHUTDOWN.is_set():
@@ -106,8 +106,8 @@ def run_socket(ws: Any, run_id: str) -> None:
         ws.close(reason=POLICY_VIOLATION, message="no such run")
         return
 
-    def render() -> str:  # in the hub's render scope, or in this socket's request (catching up)
-        return run_fragments(c.get_run(run_id))
+    def render(reader: Client | None) -> str:  # the hub's reader, or this socket's request's client
+        return run_fragments((reader or client()).get_run(run_id))
 
     _follow(ws, run_id, _after(), realtime().channel(run_id).last_id, render)
 
@@ -115,9 +115,8 @@ def run_socket(ws: Any, run_id: str) -> None:
 @sock.route("/ws/index")  # type: ignore[untyped-decorator]
 def index_socket(ws: Any) -> None:
     """The index page's lists of recent and waiting runs, re-rendered when any run moves."""
-    c = client()
 
-    def render() -> str:  # in the hub's render scope, or in this socket's request (catching up)
-        return index_fragments(c)
+    def render(reader: Client | None) -> str:  # the hub's reader, or this socket's request's client
+        return index_fragments(reader or client())
 
     _follow(ws, EVERY_RUN, _after(), realtime().last_all_id, render)
