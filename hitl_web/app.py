@@ -58,6 +58,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["hitl"] = Client(connection, settings)
     bounds = StreamSettings(max_len=settings.stream_max_len, ttl_seconds=settings.stream_ttl)
     app.extensions["hitl_realtime"] = rt = Realtime(connection, settings.key_prefix, bounds)
+
     def reader() -> Client:  # the hub renders every push on one thread, over a connection of its own
         return Client(redis.Redis(connection_pool=connection.connection_pool, single_connection_client=True), settings)
 
