@@ -148,9 +148,8 @@ class RunStore:
         reply = self._call_riding(name, *args, self.queue_keys[0], token, self._lease_deadline(time.time()))
         # {'waiting', next...} from a wait, {1, next...} from a park or finish; nothing else hands off.
         if isinstance(reply, list) and len(reply) > 1 and (reply[0] == 1 or _text(reply[0]) == "waiting"):
-            claim = _claim(reply[2:])
-            assert isinstance(claim, Claim), "hand_off returns only runs it claimed"
-            self.handed = (_text(reply[1]), token, claim)
+            run_id, claim = _next_run(reply[1:])
+            self.handed = (run_id, token, claim)
         return reply
 
     def _lease_deadline(self, now: float) -> str:
@@ -191,11 +190,7 @@ class RunStore:
         """
         now = time.time()
         reply = self._call_riding("handoff", token, repr(now), self._lease_deadline(now), self.queue_keys[0])
-        if not reply:
-            return None
-        claim = _claim(reply[1:])
-        assert isinstance(claim, Claim), "handoff.lua returns only runs it claimed"
-        return _text(reply[0]), claim
+        return _next_run(reply) if reply else None
 
     def take_moved(self, pipe: Any, intermediate: str, token: str) -> None:
         """Queue ``take_moved.lua`` on ``pipe``, right behind the worker's BLMOVE into ``intermediate``."""
@@ -391,6 +386,13 @@ def new_token() -> str:
 def _done(reply: Any) -> bool:
     """Whether a park or finish was taken: 0 when not, else a list starting with 1."""
     return isinstance(reply, list) and bool(reply[0])
+
+
+def _next_run(reply: list[Any]) -> tuple[str, Claim]:
+    """The run ``take_next`` (``_keys.lua``) claimed: its id, then ``claim_run``'s reply."""
+    claim = _claim(reply[1:])
+    assert isinstance(claim, Claim), "take_next returns only runs it claimed"
+    return _text(reply[0]), claim
 
 
 def _claim(reply: list[Any]) -> Claim | str:

@@ -60,6 +60,10 @@ local function wake(queue, queues, nonce, id)
   redis.call('SADD', queues, queue)
   redis.call('HSET', run_key(id), 'job', nonce)
 end
+-- The run a queued job id wakes (the reverse of wake), or nil for any other RQ job.
+local function run_of_call(job_id)
+  return job_id and string.match(job_id, '^hitlrun_%x+_(.+)$')
+end
 -- Writes are only taken from the execution that holds the run.
 local function owns(rk, token)
   local f = redis.call('HMGET', rk, 'status', 'owner')
@@ -111,7 +115,7 @@ end
 local function take_next(queue, token, now, lease_deadline)
   for _ = 1, 20 do
     local head = redis.call('LINDEX', queue, 0)
-    local id = head and string.match(head, '^hitlrun_%x+_(.+)$')
+    local id = run_of_call(head)
     if not id then return nil end
     redis.call('LPOP', queue)
     local claim = claim_run(id, token, now, lease_deadline)

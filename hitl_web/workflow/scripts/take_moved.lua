@@ -7,7 +7,7 @@
 -- Returns {run id, job id, claim_run's reply...} or {}.
 local intermediate = ARGV[2]
 local head = redis.call('LINDEX', intermediate, -1)
-local id = head and string.match(head, '^hitlrun_%x+_(.+)$')
+local id = run_of_call(head)
 if not id then return {} end
 redis.call('RPOP', intermediate)
 -- The time now, not when the command was sent: the BLMOVE before it may have waited for minutes.
