@@ -9,6 +9,7 @@ import time
 import urllib.request
 
 import simple_websocket
+from flask import Flask
 
 from hitl_web.realtime import Realtime
 from hitl_web.workflow import Client, RunStatus
@@ -113,3 +114,30 @@ def test_an_idle_hub_keeps_reading_without_errors(web: WebServer, client: Client
     finally:
         ws.close()
     assert "hub read failed" not in web.logs()
+
+
+def test_the_hub_renders_pushes_over_a_connection_of_its_own(app: Flask, client: Client) -> None:
+    """A push reads its run with the hub's reader, a client pinned to one Redis connection (no pool checkout)."""
+    hub = app.extensions["hitl_hub"]
+    readers: list[object] = []
+
+    def render(reader: Client | None) -> str:
+        readers.append(reader)
+        return "pushed"
+
+    run_id = client.trigger("counted")
+    sub = hub.subscribe(run_id, render)
+    try:
+        time.sleep(0.2)  # the hub's reader thread starts and reads from the stream's end
+        Realtime(client.store.redis, client.settings.key_prefix).channel(run_id).emit(
+            "workflow.stepStart", {"stepName": "one", "index": 0}
+        )
+        push = sub.get(5)
+        assert push is not None and push[1] == "pushed"
+    finally:
+        sub.close()
+        hub.close()
+    reader = readers[0]
+    assert isinstance(reader, Client) and reader is not app.extensions["hitl"]
+    assert reader.store.redis.connection is not None  # a single-connection client
+    assert reader.get_run(run_id).run_id == run_id
