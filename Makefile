@@ -21,7 +21,7 @@ lint: $(VENV)/.installed-test
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e .
+	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed

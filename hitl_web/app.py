@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import secrets
-from pathlib import Path
 from typing import Any
 
 import redis
@@ -20,12 +19,12 @@ from .web.auth import Approvers, parse_api_tokens
 from .web.fragments import push_context
 from .workflow import Client
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app: defaults, then ``HITL_*`` environment variables, then ``test_config``."""
-    app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
+    # Templates and static files are package data (hitl_web/templates, hitl_web/static): a wheel
+    # install serves every page from any working directory.
+    app = Flask(__name__)
     app.session_interface = security.SessionInterface()
     app.config.from_mapping(
         SECRET_KEY=os.environ.get("SECRET_KEY", ""),
