@@ -6,21 +6,15 @@ import argparse
 import getpass
 import json
 import os
-import secrets
-import shutil
-import signal
-import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import redis
 
 from .config import Settings
-from .redis import EmbeddedRedis, connect
+from .devtools import dev
+from .redis import connect
 from .workflow import Client, RunStatus, WorkflowError
-
-ROOT = Path(__file__).resolve().parent.parent
 
 # Exit codes: 0 done, 1 the operation failed (unknown run, invalid payload...), 2 bad usage.
 OK, FAILED, USAGE = 0, 1, 2
@@ -51,46 +45,8 @@ def _print(data: Any) -> None:
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
-    """Start Redis (embedded unless REDIS_URL is set), then the Procfile's web and worker lines."""
-    env = dict(os.environ)
-    env.setdefault("PORT", str(args.port))
-    data_dir = Path(args.data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    if not env.get("SECRET_KEY"):
-        # Local runs keep one key in the data folder, so sessions survive a restart of the stack.
-        key_file = data_dir / "secret_key"
-        if not key_file.exists():
-            key_file.write_text(secrets.token_hex(32))
-            key_file.chmod(0o600)
-        env["SECRET_KEY"] = key_file.read_text().strip()
-        env.setdefault("HITL_ENV", "development")
-    redis_server = None
-    if not env.get("REDIS_URL"):
-        redis_server = EmbeddedRedis(data_dir / "redis", port=args.redis_port or None).start()
-        env["REDIS_URL"] = redis_server.url
-    bin_dir = Path(sys.executable).parent
-    env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
-    honcho = shutil.which("honcho", path=env["PATH"]) or "honcho"
-    print(f"hitl-web: Redis at {env['REDIS_URL']}", flush=True)
-    print(f"hitl-web: open http://127.0.0.1:{env['PORT']}/  (Ctrl-C stops everything)", flush=True)
-    proc = subprocess.Popen(
-        [honcho, "start", "-f", str(ROOT / "Procfile"), "-d", str(ROOT), "-p", env["PORT"]], env=env
-    )
-
-    def forward(signum: int, _frame: object) -> None:
-        # honcho stops web and worker on SIGINT/SIGTERM; we then stop Redis.
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT if signum == signal.SIGINT else signal.SIGTERM)
-
-    signal.signal(signal.SIGINT, forward)
-    signal.signal(signal.SIGTERM, forward)
-    try:
-        code = proc.wait()
-    finally:
-        if redis_server is not None:
-            redis_server.stop()
-    print("hitl-web: stopped", flush=True)
-    return OK if code in (0, -signal.SIGINT, 130) else code
+    """Run the local stack: Redis (embedded unless REDIS_URL is set), the Procfile's web and worker lines."""
+    return dev.run(args)
 
 
 def cmd_trigger(args: argparse.Namespace) -> int:
@@ -168,11 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The command line's grammar."""
     parser = argparse.ArgumentParser(prog="hitl-web", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    dev = sub.add_parser("dev", help="run Redis (embedded unless REDIS_URL), web and worker")
-    dev.add_argument("--port", type=int, default=int(os.environ.get("PORT", 5000)))
-    dev.add_argument("--redis-port", type=int, default=0)
-    dev.add_argument("--data-dir", default=os.environ.get("HITL_DATA_DIR", "var"))
-    dev.set_defaults(func=cmd_dev)
+    dev_parser = sub.add_parser("dev", help="run Redis (embedded unless REDIS_URL), web and worker")
+    dev.add_arguments(dev_parser)
+    dev_parser.set_defaults(func=cmd_dev)
     trigger = sub.add_parser("trigger", help="start a run")
     trigger.add_argument("workflow")
     trigger.add_argument("--payload")

@@ -6,7 +6,11 @@ import os
 import signal
 from typing import Any
 
-bind = f"0.0.0.0:{os.environ.get('PORT', '5000')}"
+# Every interface, as platforms require of the Procfile's web line; `hitl-web dev` sets HITL_WEB_HOST
+# (127.0.0.1 unless --host or HOST says otherwise), since a local stack lets anyone who reaches it decide.
+_host = os.environ.get("HITL_WEB_HOST") or "0.0.0.0"
+_port = os.environ.get("PORT", "5000")
+bind = f"[{_host}]:{_port}" if ":" in _host and not _host.startswith("[") else f"{_host}:{_port}"
 # gevent: an open WebSocket is a greenlet, so one process holds thousands of viewers (with gthread,
 # each would hold a thread: set HITL_WEB_WORKER_CLASS=gthread and WEB_THREADS to the sockets needed).
 worker_class = os.environ.get("HITL_WEB_WORKER_CLASS", "gevent")

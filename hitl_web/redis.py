@@ -49,11 +49,16 @@ def free_port() -> int:
 
 
 class EmbeddedRedis:
-    """A real redis-server child process with its data (AOF on) under ``data_dir``."""
+    """A real redis-server child process with its data (AOF on) under ``data_dir``.
 
-    def __init__(self, data_dir: str | Path, port: int | None = None) -> None:
+    ``own_session`` starts it in a session of its own, out of reach of a terminal's Ctrl-C: whoever
+    started it stops it, after the processes that use it.
+    """
+
+    def __init__(self, data_dir: str | Path, port: int | None = None, own_session: bool = False) -> None:
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
+        self.own_session = own_session
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -83,7 +88,9 @@ class EmbeddedRedis:
             "--logfile",
             "redis.log",
         ]
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=self.own_session
+        )
         client = redis.Redis(port=self.port, socket_connect_timeout=0.5)
         deadline = time.monotonic() + timeout
         while True:

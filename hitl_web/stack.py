@@ -118,7 +118,9 @@ class WebServer:
 
     def start(self, timeout: float = 20.0) -> WebServer:
         """Start gunicorn and wait until /healthz answers."""
-        defaults = {"PORT": str(self.port), "SECRET_KEY": "test-secret", "HITL_ENV": "development"}
+        # Loopback only, as `hitl-web dev`: a test's open-mode web process is nobody else's business.
+        defaults = {"PORT": str(self.port), "HITL_WEB_HOST": "127.0.0.1"}
+        defaults.update({"SECRET_KEY": "test-secret", "HITL_ENV": "development"})
         env = process_env(self.settings, {**defaults, **self.extra_env})
         log = _log_file(self.log_dir / f"web-{self.port}-{self.starts}.log")
         self.starts += 1

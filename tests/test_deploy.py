@@ -1,16 +1,14 @@
-"""Operating it: scale-out across processes, the run command, Redis restarts, worker stops, the CLI."""
+"""Operating it: scale-out across processes, Redis restarts, worker stops, the CLI (run command: test_front_door)."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
-import uuid
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -109,70 +107,7 @@ def test_scale_out_watch_on_one_web_decide_on_another(
         web_b.stop()
 
 
-# 3. The run command, as a new user would start it.
-def test_run_command_starts_everything_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
-    marker = uuid.uuid4().hex
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HITL_") and k not in {"REDIS_URL", "SECRET_KEY"}}
-    env.update({"HITL_TEST_MARKER": marker, "PYTHONUNBUFFERED": "1"})
-    log = open(tmp_path / "dev.log", "wb")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "hitl-web"),
-            "dev",
-            "--port",
-            str(port),
-            "--data-dir",
-            str(tmp_path / "var"),
-        ],
-        env=env,
-        cwd=tmp_path,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: _answers(f"{base}/healthz") and get_json(f"{base}/healthz")["workers"] >= 1, timeout=30)
-        assert f"open http://127.0.0.1:{port}/" in (tmp_path / "dev.log").read_text()
-        with urllib.request.urlopen(base + "/") as resp:
-            assert resp.status == 200 and "Start human-in-loop" in resp.read().decode()
-        run_id = post_json(f"{base}/api/trigger", {"workflowType": "human-in-loop"})[1]["workflowRunId"]
-        wait_until(lambda: get_json(f"{base}/api/runs/{run_id}")["status"] == "waiting", timeout=20)
-        post_json(f"{base}/api/notify", {"eventId": f"approval-{run_id}", "eventData": {"approved": True}})
-        wait_until(lambda: get_json(f"{base}/api/runs/{run_id}")["status"] == "completed", timeout=20)
-        assert len(_marked(marker)) >= 4  # honcho, gunicorn (2), rq worker (+ scheduler), redis-server
-    finally:
-        proc.send_signal(signal.SIGINT)
-        code = proc.wait(30)
-    assert code == 0, (tmp_path / "dev.log").read_text()[-3000:]
-    wait_until(lambda: not _marked(marker), timeout=10)
-    assert (tmp_path / "var" / "redis" / "appendonly.aof").exists() or (
-        tmp_path / "var" / "redis" / "appendonlydir"
-    ).exists()
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-def _marked(marker: str) -> list[int]:
-    """Pids of live processes whose environment holds ``marker``."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if marker.encode() in (entry / "environ").read_bytes():
-                status = (entry / "status").read_text()
-                if "State:\tZ" not in status:
-                    pids.append(int(entry.name))
-        except OSError:
-            continue
-    return pids
+# 3. The run command (README command 1) is tests/test_front_door.py: a fresh clone, its own virtualenv.
 
 
 # 4. Redis restarted (AOF on) with waiting runs.
