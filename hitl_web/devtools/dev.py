@@ -12,7 +12,6 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
 from ..redis import EmbeddedRedis, redis_server_binary
 
@@ -95,27 +94,34 @@ def run(args: argparse.Namespace) -> int:
             return _missing(f"no redis-server to embed: {INSTALL_DEV}, or set REDIS_URL")
         # A session of its own: a terminal's Ctrl-C reaches this process group (honcho stops web and
         # worker), not Redis, which must outlive them or their last requests fail with tracebacks.
-        redis_server = EmbeddedRedis(data_dir / "redis", port=args.redis_port or None, own_session=True).start()
+        redis_server = EmbeddedRedis(data_dir / "redis", port=args.redis_port or None, own_session=True)
         env["REDIS_URL"] = redis_server.url
-    print(f"hitl-web: Redis at {env['REDIS_URL']}", flush=True)
-    print(f"hitl-web: open {browser_url(args.host, args.port)}  (Ctrl-C stops everything)", flush=True)
     manager = Manager(Printer(sys.stdout))
     for name, command in procfile_processes().items():
         manager.add_process(name, command, env=env)
-    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     # A closed terminal (SIGHUP) stops the stack as SIGTERM does; honcho handles only SIGINT and SIGTERM.
+    # honcho's output readers are forked from here and keep this handler: they ignore the SIGTERM it sends.
+    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     signal.signal(signal.SIGHUP, _as_sigterm)
     try:
+        if redis_server is not None:
+            redis_server.start()
+        print(f"hitl-web: Redis at {env['REDIS_URL']}", flush=True)
+        print(f"hitl-web: open {browser_url(args.host, args.port)}  (Ctrl-C stops everything)", flush=True)
         manager.loop()  # returns once web and worker have exited (honcho SIGKILLs them after 5 s)
+    except KeyboardInterrupt:
+        manager.returncode = 130  # Ctrl-C before honcho took the signal over: nothing else started yet
+    except RuntimeError as exc:  # the embedded Redis did not start (its log's path is in the message)
+        return _missing(str(exc))
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         if redis_server is not None:
-            redis_server.stop()
+            redis_server.stop()  # last: web and worker have exited
     print("hitl-web: stopped", flush=True)
     code = int(manager.returncode or 0)
     return 0 if code in STOPPED_ON_REQUEST else code
 
 
-def _as_sigterm(_signum: int, _frame: FrameType | None) -> Any:
+def _as_sigterm(_signum: int, _frame: FrameType | None) -> None:
     os.kill(os.getpid(), signal.SIGTERM)
