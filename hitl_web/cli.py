@@ -57,15 +57,18 @@ def cmd_trigger(args: argparse.Namespace) -> int:
 
 
 def cmd_notify(args: argparse.Namespace) -> int:
-    """Notify an event id; prints the runs that were waiting on it."""
-    waiters = _client().notify(
-        args.event_id,
-        _json_arg(args.data, "--data"),
-        args.run,
-        receipt={"by": f"cli:{os.environ.get('USER', 'unknown')}", "via": "cli"},
-    )
-    _print({"notified": [w.to_dict() for w in waiters]})
-    return OK
+    """Decide the waits on an event id as ``--as`` (default ``cli:$USER``), through the decision policy."""
+    from .approvals import Decider, decide
+
+    decider = Decider(args.as_principal or f"cli:{os.environ.get('USER', 'unknown')}", True, "cli")
+    decisions = decide(_client(), decider, args.event_id, _json_arg(args.data, "--data"), run_id=args.run)
+    notified = [d.waiter.to_dict() for d in decisions if d.accepted and d.waiter is not None]
+    refused = [{"run_id": d.run_id, "error": d.message} for d in decisions if not d.accepted]
+    _print({"notified": notified, **({"refused": refused} if refused else {})})
+    for d in decisions:
+        if not d.accepted:
+            print(f"hitl-web: run {d.run_id}: {d.message}", file=sys.stderr)
+    return FAILED if refused and not notified else OK
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
@@ -136,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     notify.add_argument("event_id")
     notify.add_argument("--data")
     notify.add_argument("--run")
+    notify.add_argument("--as", dest="as_principal", help="the principal the receipt names (default cli:$USER)")
     notify.set_defaults(func=cmd_notify)
     runs = sub.add_parser("runs", help="list runs")
     runs.add_argument("--status", choices=[s.value for s in RunStatus])

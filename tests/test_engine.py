@@ -153,13 +153,15 @@ def test_fifty_concurrent_notifies_resolve_once(client: Client, workers: Workers
 def test_notify_racing_timeout_gives_exactly_one_outcome(client: Client, workers: Workers, rconn: redis.Redis) -> None:
     workers.start(2)
     n = 60
-    run_ids = [client.trigger("waiter", {"timeout": 1}) for _ in range(n)]
+    # Deadlines 100 ms apart, so that each notify can be aimed at its own run's deadline.
+    run_ids = [client.trigger("waiter", {"timeout": 1 + i / 10}) for i in range(n)]
     wait_until(lambda: all(client.get_run(r).status is RunStatus.WAITING for r in run_ids), timeout=30)
-    # Aim each notify at its run's deadline, so some land just before it and some just after.
+    # Aim each notify at its run's deadline, so some land just before it and some just after: from
+    # 30 ms early to 150 ms late (past the sweep's 50 ms interval, so the timeout wins some for sure).
     outcomes = {}
     for run_id in run_ids:
         deadline = client.get_run(run_id).steps[0].deadline
-        delay = deadline - time.time() + (0.004 * ((len(outcomes) % 7) - 3))
+        delay = deadline - time.time() + (0.03 * ((len(outcomes) % 7) - 1))
         if delay > 0:
             time.sleep(delay)
         outcomes[run_id] = client.notify(f"ev-{run_id}", {"by": "notify"})
@@ -172,6 +174,7 @@ def test_notify_racing_timeout_gives_exactly_one_outcome(client: Client, workers
         assert run.result["event_data"] == ({"by": "notify"} if won else None)
         assert counts(rconn, client, run_id) == {"after": 1}
     print(f"\nnotify won {sum(bool(v) for v in outcomes.values())} of {n}, timeout won the rest")
+    assert kinds == {True, False}, "no race happened: every run had the same outcome"
 
 
 # 5. Timeouts.

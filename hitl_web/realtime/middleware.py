@@ -86,6 +86,9 @@ class RealtimeMiddleware(WorkflowMiddleware):
                 "workflow.stepFail",
                 {"stepName": step.name, "index": context.current_index, "error": step.error or warning, "final": False},
             )
+            return
+        where = {"stepName": step.name, "index": context.current_index} if step is not None else {}
+        self.channel(context).emit("workflow.warning", {**where, "message": warning})
 
     def run_completed(self, *, context: WorkflowContext, result: Any) -> None:
         self.channel(context).emit("workflow.runFinish", {"status": "success"})

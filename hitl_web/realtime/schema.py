@@ -56,6 +56,14 @@ class InputResolved(EventData):
     receipt: dict[str, Any] | None = None
 
 
+class RunWarning(EventData):
+    """Something the run's viewers should know that changed nothing, e.g. a refused lookback decision."""
+
+    stepName: str = ""
+    index: int = -1
+    message: str
+
+
 class RunFinish(EventData):
     status: Literal["success", "failed", "cancelled"] = "success"
     error: str | None = None
@@ -69,6 +77,7 @@ SCHEMA: dict[str, type[EventData]] = {
     "workflow.waitingForInput": WaitingForInput,
     "workflow.inputResolved": InputResolved,
     "workflow.runFinish": RunFinish,
+    "workflow.warning": RunWarning,
 }
 
 

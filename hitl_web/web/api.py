@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
+from ..approvals import Decider, Decision, decide
 from ..workflow import (
     InvalidEventData,
     InvalidPayload,
@@ -168,16 +169,35 @@ def notify() -> JSONResponse:
     if run_id is not None and not isinstance(run_id, str):
         raise BadRequest(400, {"success": False, "error": "workflowRunId must be a string"})
     event_data = check_data(body.get("eventData"), "eventData")
-    receipt = {"by": g.principal, "via": "api", "decision": event_data, "ip": request.remote_addr}
+    # A bearer token's principal (production) or "api" (local mode) decides as any signed-in approver would.
+    decider = Decider(g.principal, True, "api", request.remote_addr or "")
     try:
-        waiters = client().notify(event_id, event_data, run_id or None, receipt=receipt)
+        decisions = decide(client(), decider, event_id, event_data, run_id=run_id or None)
     except (InvalidEventData, ValueError) as exc:
         raise BadRequest(400, {"success": False, "error": str(exc)}) from None
-    notified = [
-        {"workflowRunId": w.run_id, "eventId": w.event_id, "stepName": w.step_name, "deadline": w.deadline}
-        for w in waiters
-    ]
-    return {"success": True, "notified": notified}, 200
+    notified = [decision_json(d) for d in decisions if d.accepted and d.waiter is not None]
+    refused = [decision_json(d) for d in decisions if not d.accepted]
+    if refused and not notified:
+        # Nothing changed: one decision (a run id, or one waiter) answers with its own reason.
+        first = next(d for d in decisions if not d.accepted)
+        raise BadRequest(first.status, {"success": False, "error": first.message, "refused": refused})
+    answer: dict[str, Any] = {"success": True, "notified": notified}
+    if refused:
+        answer["refused"] = refused  # several runs waited on the event id; some refused this principal
+    if any(d.status == 202 for d in decisions):
+        answer["kept"] = True  # lookback: the run has not reached its wait yet
+    return answer, 200
+
+
+def decision_json(decision: Decision) -> dict[str, Any]:
+    """One run's decision as the notify call reports it."""
+    waiter = decision.waiter
+    data: dict[str, Any] = {"workflowRunId": decision.run_id}
+    if waiter is not None:
+        data.update(eventId=waiter.event_id, stepName=waiter.step_name, deadline=waiter.deadline)
+    if not decision.accepted:
+        data.update(error=decision.message, reason=decision.refusal.value if decision.refusal else None)
+    return data
 
 
 @bp.get("/runs/<run_id>")

@@ -16,12 +16,12 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
+from ..approvals import Decider, decide_step
 from ..workflow import InvalidPayload, RunNotFound, UnknownWorkflow, workflow_names
-from .decisions import Decider, decide
 from .fragments import render_fragment
 from .security import check_csrf, current_user, open_mode, sign_in, signed_in
 from .state import approvers, client, realtime
-from .views import run_view
+from .views import approval_view, run_view
 
 bp = Blueprint("pages", __name__)
 
@@ -120,24 +120,19 @@ def decide_approval(run_id: str, index: int) -> Response | tuple[str, int]:
     if choice not in {"approve", "reject"}:
         flash("Choose Approve or Reject.", "error")
         return redirect(url_for("pages.run_page", run_id=run_id), 303)
-    outcome = decide(
-        client(),
-        run_id,
-        index,
-        {"approved": choice == "approve"},
-        decider(),
-        open_mode=open_mode(),
-        comment=(request.form.get("comment") or "")[:1000],
+    comment = (request.form.get("comment") or "")[:1000]
+    decision = decide_step(
+        client(), decider(), run_id, index, {"approved": choice == "approve"}, comment=comment, open_mode=open_mode()
     )
-    if outcome.approval is None:
-        abort(outcome.status, description=outcome.message)
+    if decision.status == 404:
+        abort(404, description=decision.message)
     if is_htmx():
         # The page's htmx swaps 403 and 409 answers too (static/app.js): the prompt says why.
-        fragment = render_fragment(
-            "approval", approval=outcome.approval, notice=outcome.message, accepted=outcome.accepted
-        )
-        return fragment, outcome.status
-    if outcome.status == 403:
-        abort(403, description=outcome.message)
-    flash(outcome.message, "ok" if outcome.accepted else "error")
+        run = client().get_run(run_id)
+        approval = approval_view(run, index, run.steps[index])
+        fragment = render_fragment("approval", approval=approval, notice=decision.message, accepted=decision.accepted)
+        return fragment, decision.status
+    if decision.status == 403:
+        abort(403, description=decision.message)
+    flash(decision.message, "ok" if decision.accepted else "error")
     return redirect(url_for("pages.run_page", run_id=run_id), 303)

@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
+from ..approvals.decisions import describe_decision, when
 from ..workflow import Run, RunStatus, Step, StepStatus, StepType
 
-
-def fmt_time(ts: float | None) -> str:
-    """A timestamp as UTC ``HH:MM:SS``; empty for none."""
-    if not ts:
-        return ""
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+fmt_time = when  # one way to show a time, on pages and in refusals
 
 
 def as_json_text(value: Any) -> str:
@@ -137,13 +132,6 @@ def approval_view(run: Run, index: int, step: Step) -> ApprovalView:
     elif run.status.finished:
         view.state = "closed"
     return view
-
-
-def describe_decision(event_data: Any) -> str:
-    """``approved`` / ``rejected`` for the guide's decision data, else the data as JSON."""
-    if isinstance(event_data, dict) and isinstance(event_data.get("approved"), bool):
-        return "approved" if event_data["approved"] else "rejected"
-    return as_json_text(event_data)
 
 
 def run_view(run: Run) -> RunView:

@@ -12,7 +12,7 @@ import redis
 from ..config import Settings
 from ..redis import connect
 from .errors import InvalidEventData, InvalidRunId, RunExists, RunNotFound
-from .models import Run, RunStatus, Waiter, dumps
+from .models import Resolution, Run, RunStatus, Waiter, dumps
 from .registry import get_workflow
 from .runner import Engine
 
@@ -71,7 +71,23 @@ class Client:
 
         With ``workflow_run_id``, only that run is notified, and if it has not reached its wait yet
         the event is kept for it (lookback; ``lookback=False`` turns that off). ``receipt`` records who
-        decided, for the run's history.
+        decided, for the run's history; its ``by`` is held to each wait's decision policy (``decide``).
+        """
+        return self.decide(event_id, event_data, workflow_run_id, receipt=receipt, lookback=lookback).waiters
+
+    def decide(
+        self,
+        event_id: str,
+        event_data: Any = None,
+        workflow_run_id: str | None = None,
+        *,
+        receipt: dict[str, Any] | None = None,
+        lookback: bool = True,
+    ) -> Resolution:
+        """``notify``, saying also which waits refused the receipt's principal, and why.
+
+        The policy (approvers, separation of duties, deadline, already decided) is applied by the
+        script that resolves the waits, so no caller can skip it; without a receipt there is none.
         """
         if not isinstance(event_id, str) or not event_id:
             raise ValueError("event_id must be a non-empty string")
@@ -83,8 +99,9 @@ class Client:
         if receipt is not None:
             receipt = {"at": now, **receipt}
         resolution = {"event_data": event_data, "timeout": False, "at": now, "receipt": receipt}
-        waiters, _kept = self.store.resolve(event_id, resolution, workflow_run_id, lookback=lookback)
-        return waiters  # each one's wake-up call is queued already
+        principal = str(receipt.get("by") or "") if receipt else ""
+        # Each resumed run's wake-up call is queued already.
+        return self.store.resolve(event_id, resolution, workflow_run_id, lookback=lookback, principal=principal)
 
     def get_waiters(self, event_id: str) -> list[Waiter]:
         """Runs waiting on ``event_id`` now."""

@@ -128,6 +128,7 @@ class WorkflowContext:
                 deadline=now + seconds,
                 message=message if message is not None else f"Waiting for {step_name}",
                 approvers=list(approvers) if approvers else None,
+                separation_of_duties=True if ex.workflow.separation_of_duties else None,
             )
             state, resolution = ex.store.wait(ex.run_id, ex.token, index, step, self.pending)
             if state == "lost":
@@ -135,6 +136,12 @@ class WorkflowContext:
             # Fired once the wait is registered, so a page told about it can already show the prompt.
             self._set_current(index, step)
             fire(ex.middlewares, "before_execution", context=self, step_name=step_name)
+            if state == "refused":
+                principal, reason = resolution
+                warning = f"a decision by {principal!r} kept for {event_id!r} was refused ({reason}): still waiting"
+                ex.log_step(step_name, "refused", level=logging.WARNING)
+                fire(ex.middlewares, "on_warning", context=self, warning=warning)
+                state = "waiting"
             if state == "waiting":
                 ex.log_step(step_name, "waiting")
                 fire(ex.middlewares, "on_info", context=self, info=f"waiting for event {event_id!r}")

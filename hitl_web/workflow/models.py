@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
@@ -59,6 +60,8 @@ class Step:
     # What an approver is shown while a wait is open, and who alone may decide it (None: anyone).
     message: str | None = None
     approvers: list[str] | None = None
+    # True when whoever started the run may not decide this wait (the workflow's separation of duties).
+    separation_of_duties: bool | None = None
     # Who decided a wait and when; ``None`` for other steps and for timeouts.
     receipt: dict[str, Any] | None = None
 
@@ -86,6 +89,13 @@ class Step:
         fields["status"] = StepStatus(fields["status"])
         return cls(**fields)
 
+    def prompt_sha256(self) -> str:
+        """A fingerprint of what a wait shows its approvers: message, event, approvers and deadline."""
+        # The deadline as stored (to the ms), so the record read back and the step in memory agree.
+        deadline = round(self.deadline, 3) if self.deadline is not None else None
+        shown = json.dumps([self.message, self.event_id, self.approvers, deadline], sort_keys=True)
+        return hashlib.sha256(shown.encode()).hexdigest()
+
     def to_dict(self) -> dict[str, Any]:
         """Plain data, enums as strings."""
         data = asdict(self)
@@ -110,6 +120,7 @@ STORED_KEYS = {
     "message": "m",
     "approvers": "p",
     "receipt": "c",
+    "separation_of_duties": "o",
 }
 LONG_KEYS = {short: key for key, short in STORED_KEYS.items()}
 TIMES = frozenset({"started_at", "finished_at", "deadline"})
@@ -139,6 +150,25 @@ class Waiter:
     def to_dict(self) -> dict[str, Any]:
         """Plain data."""
         return asdict(self)
+
+
+class Refusal(StrEnum):
+    """Why the decision policy (``_keys.lua``'s ``refusal`` and ``too_late``) refused a decision."""
+
+    EXPIRED = "expired"
+    NOT_APPROVER = "not_approver"
+    OWN_RUN = "own_run"
+    DECIDED = "decided"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """What a notify did: the waiters it resumed, the runs whose policy refused it, and lookback."""
+
+    waiters: list[Waiter]
+    refused: list[tuple[Waiter, Refusal]]
+    kept: bool
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import redis
 
 from ..config import Settings
 from .errors import RunNotFound
-from .models import Run, RunStatus, Step, StepStatus, Waiter, dumps
+from .models import Refusal, Resolution, Run, RunStatus, Step, StepStatus, Waiter, dumps
 
 MANY = "*"  # in the waiters hash: several runs wait on this event id (never a run id)
 SCRIPTS = (
@@ -146,10 +146,14 @@ class RunStore:
             return self._call_riding(name, *args, "", "", "")
         token = new_token()
         reply = self._call_riding(name, *args, self.queue_keys[0], token, self._lease_deadline(time.time()))
-        # {'waiting', next...} from a wait, {1, next...} from a park or finish; nothing else hands off.
-        if isinstance(reply, list) and len(reply) > 1 and (reply[0] == 1 or _text(reply[0]) == "waiting"):
-            run_id, claim = _next_run(reply[1:])
-            self.handed = (run_id, token, claim)
+        # {'waiting', next...} from a wait ({'refused', principal, reason, next...} when it refused a
+        # lookback decision), {1, next...} from a park or finish; nothing else hands off.
+        if isinstance(reply, list) and reply:
+            head = reply[0] if reply[0] == 1 else _text(reply[0])
+            skip = {1: 1, "waiting": 1, "refused": 3}.get(head)
+            if skip is not None and len(reply) > skip:
+                run_id, claim = _next_run(reply[skip:])
+                self.handed = (run_id, token, claim)
         return reply
 
     def _lease_deadline(self, now: float) -> str:
@@ -215,21 +219,27 @@ class RunStore:
         return bool(self._call_riding("write_step", run_id, token, blob, clear, stamp()))
 
     def wait(self, run_id: str, token: str, index: int, step: Step, pending: Pending) -> tuple[str, Any]:
-        """Register the wait ``step``; ``("resolved", resolution)`` when a lookback notify was kept."""
+        """Register the wait ``step``; ``("resolved", resolution)`` when a lookback notify was kept.
+
+        ``("refused", (principal, reason))`` when the policy refused a lookback decision: the wait is open.
+        """
         assert step.event_id is not None and step.deadline is not None
         pending.add(index, step)
         blob, clear = pending.take()
         deadline = repr(step.deadline)
         reply = self._call_ending("wait", run_id, token, blob, clear, index, step.event_id, deadline, stamp())
         state = _text(reply[0])
+        if state == "refused":
+            return state, (_text(reply[1]), Refusal(_text(reply[2])))
         return state, (json.loads(reply[1]) if state == "resolved" else None)
 
     def resolve(
-        self, event_id: str, resolution: Any, run_id: str | None, *, lookback: bool = True
-    ) -> tuple[list[Waiter], bool]:
+        self, event_id: str, resolution: Any, run_id: str | None, *, lookback: bool = True, principal: str = ""
+    ) -> Resolution:
         """Resolve the waits on ``event_id`` (only ``run_id``'s, if given), queueing each run's wake-up call.
 
-        Also says whether the resolution was kept for a run that is not waiting yet (lookback).
+        With a ``principal``, the script applies the decision policy to each wait: refused waits stay
+        as they are. Also says whether the resolution was kept for a run not waiting yet (lookback).
         """
         now = time.time()
         reply = self._call(
@@ -242,9 +252,16 @@ class RunStore:
             "1" if lookback else "0",
             *self.queue_keys,
             uuid.uuid4().hex[:8],
+            principal,
         )
-        waiters = [_waiter(_text(rid), event_id, raw) for rid, raw in zip(reply[1::2], reply[2::2], strict=True)]
-        return waiters, bool(reply[0])
+        waiters, refused = [], []
+        for rid, raw, outcome in zip(reply[1::3], reply[2::3], reply[3::3], strict=True):
+            waiter = _waiter(_text(rid), event_id, raw)
+            if outcome:
+                refused.append((waiter, Refusal(_text(outcome))))
+            else:
+                waiters.append(waiter)
+        return Resolution(waiters, refused, bool(reply[0]))
 
     def sweep(self, limit: int = 500) -> list[tuple[str, str, str]]:
         """Act on everything due now; ``(run id, why, last wake-up nonce)`` for each run that may need a job."""
@@ -423,4 +440,9 @@ def apply_resolution(step: Step, resolution: dict[str, Any]) -> None:
     step.status = StepStatus.COMPLETED
     step.finished_at = resolution.get("at")
     step.result = {"event_data": resolution.get("event_data"), "timeout": bool(resolution.get("timeout"))}
-    step.receipt = resolution.get("receipt")
+    receipt = resolution.get("receipt")
+    if isinstance(receipt, dict) and not receipt.get("prompt_sha256"):
+        # The prompt a decision answered is the wait it resolved: every entry point's receipt (form,
+        # API, CLI, a lookback decision) gets the same fingerprint, with no read before the notify.
+        receipt = {**receipt, "prompt_sha256": step.prompt_sha256()}
+    step.receipt = receipt

@@ -53,6 +53,36 @@ local function waiters_of(event_id)
   if cur == MANY then return redis.call('HKEYS', many_key(event_id)) end
   return {cur}
 end
+-- The decision policy, in the script that resolves a wait so that no entry point can skip it:
+-- why ``principal`` may not decide the wait whose step record is ``record``, or nil when they may.
+-- No principal (library code's plain notify) means no policy, as in Upstash. Reasons are
+-- models.Refusal: 'expired' (deadline passed), 'not_approver' (outside the wait's approvers),
+-- 'own_run' (separation of duties: the principal started the run).
+local function refusal(id, record, principal, now)
+  if not principal or principal == '' then return nil end
+  local step = cjson.decode(record)
+  if step['d'] and tonumber(step['d']) <= tonumber(now) then return 'expired' end
+  local approvers = step['p']
+  if type(approvers) == 'table' then
+    local allowed = false
+    for _, name in ipairs(approvers) do
+      if name == principal then allowed = true break end
+    end
+    if not allowed then return 'not_approver' end
+  end
+  if step['o'] and redis.call('HGET', run_key(id), 'by') == principal then return 'own_run' end
+  return nil
+end
+-- Why a decision on a run that is not waiting on ``event_id`` comes too late: 'closed' (the run
+-- ended), 'decided' (a wait on it is already completed), or nil (it may still wait on it: lookback).
+local function too_late(id, status, event_id)
+  if status ~= 'running' and status ~= 'waiting' then return 'closed' end
+  for _, raw in ipairs(redis.call('LRANGE', steps_key(id), 0, -1)) do
+    local step = cjson.decode(raw)
+    if step['e'] == event_id and step['s'] == 'completed' then return 'decided' end
+  end
+  return nil
+end
 -- Queue a wake-up call for the run (runner.wake_up_id: "hitlrun_<nonce>_<run id>") on the RQ queue,
 -- in the same script that makes it due: a trigger or a notify is one round trip.
 local function wake(queue, queues, nonce, id)

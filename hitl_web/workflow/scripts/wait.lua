@@ -3,6 +3,8 @@
 --       along (from 13)
 -- Reaching a wait: an early (lookback) notify for this run resolves it at once; otherwise the run
 -- registers as a waiter and stops holding a worker, which takes the next run: {'waiting', next...}.
+-- A lookback decision the policy refuses for this wait (see refusal) is dropped and the wait stays
+-- open: {'refused', principal, reason, next...}.
 ride(13)
 local id, index, event_id, now = ARGV[2], ARGV[6], ARGV[7], ARGV[9]
 local rk = run_key(id)
@@ -11,10 +13,18 @@ local err = put_records(id, rk, ARGV[4], ARGV[5])
 if err then return err end
 local lk = lookback_key(id)
 local early = redis.call('HGET', lk, event_id)
+local refused
 if early then
   redis.call('HDEL', lk, event_id)
-  redis.call('HSET', rk, 'resolution', early, 'wait_index', index, 'updated', now)
-  return {'resolved', early}
+  local receipt = cjson.decode(early)['receipt']
+  local principal = type(receipt) == 'table' and type(receipt['by']) == 'string' and receipt['by'] or nil
+  local record = redis.call('LINDEX', steps_key(id), tonumber(index))
+  local why = refusal(id, record, principal, now)
+  if not why then
+    redis.call('HSET', rk, 'resolution', early, 'wait_index', index, 'updated', now)
+    return {'resolved', early}
+  end
+  refused = {'refused', principal, why}
 end
 add_waiter(event_id, id)
 -- No owner, no wake-up call and no reason to be due (a waiting run is due for its deadline): three
@@ -22,4 +32,4 @@ add_waiter(event_id, id)
 redis.call('HDEL', rk, 'owner', 'due', 'job')
 redis.call('HSET', rk, 'status', 'waiting', 'wait_index', index, 'updated', now)
 redis.call('ZADD', DUE, ARGV[8], id)
-return hand_off(10, now, {'waiting'})
+return hand_off(10, now, refused or {'waiting'})

@@ -1,0 +1,153 @@
+"""Deciding a wait: the receipt, the policy's answer in words, and the one call every entry point makes.
+
+Who may decide (approvers, separation of duties, the deadline, already decided) is enforced by the
+script that resolves the wait (``_keys.lua``'s ``refusal`` and ``too_late``), so no entry point can
+skip it; this module builds the receipt the script stores with the resolution and turns the script's
+answer into a status and a sentence a person can read. Forms, the JSON API and the CLI all call it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ..workflow import Client, Run, RunNotFound, StepStatus, StepType
+from ..workflow.models import Refusal, Waiter
+
+# HTTP-style statuses, shared by the pages, the API and the CLI's exit code.
+OK, KEPT, FORBIDDEN, NOT_FOUND, CONFLICT = 200, 202, 403, 404, 409
+SIGN_IN = "Sign in as an approver to decide."
+
+
+@dataclass(frozen=True)
+class Decider:
+    """Who decides, as the server knows them (session, API token, operator), never as a request body says."""
+
+    name: str
+    approver: bool  # signed in as an approver, an API principal, or an operator at the command line
+    via: str  # form | api | cli
+    ip: str = ""
+
+
+@dataclass
+class Decision:
+    """What happened to one decision on one run's wait: accepted (or kept for later), or refused, and why."""
+
+    accepted: bool
+    status: int
+    message: str
+    run_id: str = ""
+    index: int | None = None  # the wait's step, when known
+    refusal: Refusal | None = None
+    waiter: Waiter | None = None
+
+
+def when(ts: float | None) -> str:
+    """A timestamp as people read it on a receipt (UTC); empty for none."""
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if ts else ""
+
+
+def describe_decision(event_data: Any) -> str:
+    """``approved`` / ``rejected`` for the guide's decision data, else the data as JSON."""
+    if isinstance(event_data, dict) and isinstance(event_data.get("approved"), bool):
+        return "approved" if event_data["approved"] else "rejected"
+    return json.dumps(event_data, ensure_ascii=False, sort_keys=True)
+
+
+def receipt_for(decider: Decider, event_data: Any, comment: str = "") -> dict[str, Any]:
+    """The receipt stored with the resolution: who, when, how, what (the prompt's hash is added on resolve)."""
+    return {
+        "by": decider.name,
+        "at": time.time(),
+        "via": decider.via,
+        "decision": event_data,
+        "comment": comment or None,
+        "ip": decider.ip or None,
+    }
+
+
+def wait_index(run: Run, event_id: str) -> int | None:
+    """The position of the run's latest wait on ``event_id``."""
+    found = [i for i, s in enumerate(run.steps) if s.type is StepType.WAIT and s.event_id == event_id]
+    return found[-1] if found else None
+
+
+def refusal_message(reason: Refusal, run: Run, index: int | None) -> str:
+    """The policy's reason in words, naming who decided first when it came too late."""
+    step = run.steps[index] if index is not None else None
+    if reason is Refusal.NOT_APPROVER:
+        names = ", ".join(step.approvers or []) if step else ""
+        return f"Only {names} may decide this approval." if names else "You may not decide this approval."
+    if reason is Refusal.OWN_RUN:
+        return "You started this run: someone else must decide it (separation of duties)."
+    result = step.result if step is not None and isinstance(step.result, dict) else {}
+    if reason is Refusal.EXPIRED or result.get("timeout"):
+        return "This approval expired: the run's deadline passed before a decision."
+    if step is not None and step.status is StepStatus.COMPLETED:
+        receipt = step.receipt or {}
+        by = receipt.get("by") or "someone (no receipt)"
+        at = when(receipt.get("at") or step.finished_at)
+        return f"Already decided by {by} at {at}: {describe_decision(result.get('event_data'))}."
+    return f"This run is {run.status.value}; the approval is closed."
+
+
+def _explain(client: Client, run_id: str, event_id: str, reason: Refusal, waiter: Waiter | None) -> Decision:
+    """A refusal, read back after the script so that it names who was first."""
+    try:
+        run = client.get_run(run_id)
+    except RunNotFound:
+        return Decision(False, NOT_FOUND, f"There is no run {run_id}.", run_id)
+    index = wait_index(run, event_id)
+    status = FORBIDDEN if reason in {Refusal.NOT_APPROVER, Refusal.OWN_RUN} else CONFLICT
+    return Decision(False, status, refusal_message(reason, run, index), run_id, index, reason, waiter)
+
+
+def decide(
+    client: Client,
+    decider: Decider,
+    event_id: str,
+    event_data: Any,
+    *,
+    run_id: str | None = None,
+    comment: str = "",
+    open_mode: bool = False,
+    lookback: bool = True,
+) -> list[Decision]:
+    """Decide the waits on ``event_id`` (only ``run_id``'s, if given), each once, through the policy.
+
+    One decision per run: resolved, refused (403: not this principal; 409: expired, decided, closed)
+    or, with ``run_id`` and ``lookback``, kept (202) until the run reaches its wait, where the policy
+    is applied again. Without a run id and nobody waiting, nothing happens: ``[]`` (Upstash's semantics).
+    """
+    if not open_mode and not decider.approver:
+        return [Decision(False, FORBIDDEN, SIGN_IN, run_id or "")]
+    receipt = receipt_for(decider, event_data, comment)
+    resolution = client.decide(event_id, event_data, run_id, receipt=receipt, lookback=lookback)
+    decisions = [Decision(True, OK, "Decision recorded.", w.run_id, waiter=w) for w in resolution.waiters]
+    decisions += [_explain(client, w.run_id, event_id, reason, w) for w, reason in resolution.refused]
+    if run_id and not decisions:
+        if resolution.kept:
+            return [Decision(True, KEPT, "Decision kept: the run has not reached this wait yet.", run_id)]
+        return [_explain(client, run_id, event_id, Refusal.CLOSED, None)]  # or 404: no such run
+    return decisions
+
+
+def decide_step(
+    client: Client, decider: Decider, run_id: str, index: int, event_data: Any, *, comment: str, open_mode: bool
+) -> Decision:
+    """Decide the wait at step ``index`` of ``run_id`` (the run page's form), through ``decide``."""
+    try:
+        run = client.get_run(run_id)
+    except RunNotFound:
+        return Decision(False, NOT_FOUND, "This run does not exist.", run_id, index)
+    if not 0 <= index < len(run.steps) or run.steps[index].type is not StepType.WAIT:
+        return Decision(False, NOT_FOUND, "There is no approval at this step.", run_id, index)
+    event_id = run.steps[index].event_id or ""
+    (decision,) = decide(
+        client, decider, event_id, event_data, run_id=run_id, comment=comment, open_mode=open_mode, lookback=False
+    )
+    decision.index = index
+    return decision
