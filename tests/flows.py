@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any
+from enum import Enum
+from typing import Any, Literal
 
 import redis
+from pydantic import BaseModel, Field, model_validator
 
 from hitl_web.workflow import NonRetryableError, WorkflowContext, WorkflowMiddleware, workflow
 
@@ -175,3 +177,35 @@ def chain_flow(context: WorkflowContext) -> int:
     for name in ("a", "b", "c"):
         context.run(name, lambda name=name: (count(context.workflow_run_id, name), time.sleep(0.05))[0])
     return 3
+
+
+class Priority(Enum):
+    LOW = 1
+    HIGH = 2
+
+
+class RefundForm(BaseModel):
+    """A refund request: one field of each kind the start form renders."""
+
+    order: str = Field(title="Order number", max_length=40, description='On the invoice, e.g. <b>"A-1"</b> & co')
+    amount: float = Field(gt=0, le=10_000)
+    reason: Literal["damaged", "late", "other"] = "other"
+    priority: Priority = Priority.LOW
+    express: bool = False
+    notify_customer: bool = True
+    items: int = Field(default=1, ge=1, lt=100)
+    note: str | None = Field(default=None, max_length=500)
+    tags: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def late_is_never_express(self) -> RefundForm:
+        if self.reason == "late" and self.express:
+            raise ValueError("a late delivery is never refunded express")
+        return self
+
+
+@workflow("refund", payload=RefundForm)
+def refund_flow(context: WorkflowContext) -> dict[str, Any]:
+    """One step that returns the payload as the workflow sees it (typed by its model)."""
+    request: RefundForm = context.request_payload
+    return context.run("typed", lambda: {"amount": request.amount, "priority": request.priority.name})

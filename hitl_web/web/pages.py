@@ -17,8 +17,9 @@ from flask import (
 from werkzeug.wrappers import Response
 
 from ..approvals import Decider, decide_step
-from ..workflow import InvalidPayload, RunNotFound, UnknownWorkflow, workflow_names
+from ..workflow import InvalidPayload, RunNotFound, UnknownWorkflow, get_workflow
 from .fragments import render_fragment
+from .payload_form import StartForm, parse_submission, start_form, start_forms
 from .security import check_csrf, current_user, open_mode, sign_in, signed_in
 from .state import approvers, client, realtime
 from .views import approval_view, run_view
@@ -75,12 +76,12 @@ def logout() -> Response:
 
 
 @bp.get("/")
-def index() -> str:
-    """Start a workflow; see recent runs and what waits for an approver, live."""
+def index(submitted: StartForm | None = None) -> str:
+    """Start a workflow (``submitted``: a start form coming back with errors); see runs and waits, live."""
     c = client()
     return render_template(
         "index.html",
-        workflows=workflow_names(),
+        forms=start_forms(submitted),
         runs=c.list_runs(limit=20),
         waiting=[run_view(r) for r in c.list_runs(status="waiting", limit=50)],
         after=realtime().last_all_id(),
@@ -89,12 +90,18 @@ def index() -> str:
 
 
 @bp.post("/runs")
-def start_run() -> Response:
-    """Trigger a workflow from the index page's form, then show its run."""
+def start_run() -> Response | tuple[str, int]:
+    """Trigger a workflow from its start form, then show its run; an invalid form comes back (400), nothing started."""
     name = request.form.get("workflow", "")
-    payload = {"userId": current_user(), "action": request.form.get("action") or "publish"}
     try:
-        run_id = client().trigger(name, payload if name == "human-in-loop" else None, triggered_by=current_user())
+        model, payload = get_workflow(name).payload_model, None
+        if model is not None:
+            outcome = parse_submission(model, request.form)
+            if outcome.payload is None:
+                # A plain page (no JavaScript needed): the values as typed, pydantic's messages beside their fields.
+                return index(start_form(name, request.form, outcome)), 400
+            payload = outcome.payload
+        run_id = client().trigger(name, payload, triggered_by=current_user())
     except (UnknownWorkflow, InvalidPayload) as exc:
         flash(str(exc), "error")
         return redirect(url_for("pages.index"), 303)
