@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 from typing import Any
 
 import redis
 from flask import Flask, render_template, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 
 from .config import Settings
 from .realtime import Realtime, StreamSettings
 from .realtime.hub import Hub
 from .redis import connect
 from .web import api, pages, security, sockets
-from .web.auth import Approvers, parse_api_tokens
+from .web.auth import Approvers, SignIns, parse_api_tokens
 from .web.fragments import push_context
+from .web.settings import check_secret_key, web_settings
+from .web.signin_limits import SignInLimits
 from .workflow import Client
 
 
@@ -27,30 +28,21 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.session_interface = security.SessionInterface()
     app.config.from_mapping(
-        SECRET_KEY=os.environ.get("SECRET_KEY", ""),
-        REDIS_URL=os.environ.get("REDIS_URL", ""),
-        ENV_NAME=os.environ.get("HITL_ENV", "production"),
         MAX_CONTENT_LENGTH=1024 * 1024,
         SOCK_SERVER_OPTIONS={"ping_interval": 25},
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_HTTPONLY=True,
-        REQUIRE_LOGIN_TO_VIEW=False,
-        API_TOKENS=os.environ.get("HITL_API_TOKENS", ""),
-        ALLOWED_ORIGINS="",
+        **web_settings(),
     )
-    app.config.from_prefixed_env("HITL")
     if test_config:
         app.config.update(test_config)
-    if not app.config["SECRET_KEY"]:
-        if app.config["ENV_NAME"] == "production":
-            raise RuntimeError("SECRET_KEY is not set: production refuses to start without it")
+    if app.config["ENV_NAME"] == "production":
+        check_secret_key(app.config["SECRET_KEY"])
+    elif not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = secrets.token_hex(32)  # development: sessions end with the process
     # Production: only signed-in approvers decide, the API needs a bearer token. Locally anyone may.
     app.config.setdefault("OPEN_MODE", app.config["ENV_NAME"] != "production")
     app.config["API_PRINCIPALS"] = parse_api_tokens(str(app.config["API_TOKENS"]))
-    origins = app.config["ALLOWED_ORIGINS"]
-    if isinstance(origins, str):  # HITL_ALLOWED_ORIGINS is a comma-separated list
-        app.config["ALLOWED_ORIGINS"] = [o.strip() for o in origins.split(",") if o.strip()]
 
     settings: Settings = app.config.get("SETTINGS") or Settings.from_env(redis_url=app.config["REDIS_URL"])
     connection = connect(settings.redis_url)
@@ -62,7 +54,16 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         return Client(redis.Redis(connection_pool=connection.connection_pool, single_connection_client=True), settings)
 
     app.extensions["hitl_hub"] = hub = Hub(rt, scope=lambda: push_context(app), reader=reader)
-    app.extensions["hitl_approvers"] = Approvers(connection, settings.key_prefix)
+    sign_ins = SignIns(
+        connection, settings.key_prefix, app.config["SESSION_IDLE_SECONDS"], app.config["SESSION_MAX_SECONDS"]
+    )
+    app.extensions["hitl_approvers"] = Approvers(connection, settings.key_prefix, sign_ins)
+    app.extensions["hitl_signin_limits"] = SignInLimits(
+        connection,
+        settings.key_prefix,
+        per_account=app.config["SIGNIN_FAILURES_PER_ACCOUNT"],
+        per_address=app.config["SIGNIN_FAILURES_PER_ADDRESS"],
+    )
     sockets.HUBS.append(hub)
 
     app.register_blueprint(pages.bp)
@@ -84,6 +85,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> tuple[Any, int]:
         """Errors as an inline message on a page (JSON under /api)."""
+        if isinstance(exc, SecurityError):
+            # A Host outside HITL_ALLOWED_HOSTS: no URL can be built for it, so no page either.
+            return {"success": False, "error": "this server does not answer to that host name"}, 400
         if request.path.startswith("/api/"):
             return {"success": False, "error": exc.description or exc.name}, exc.code or 500
         return render_template("error.html", code=exc.code, message=exc.description or exc.name), exc.code or 500

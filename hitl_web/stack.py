@@ -16,6 +16,8 @@ from .config import Settings
 from .redis import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
+# A secret key strong enough for production mode (tests and benchmarks only: never deploy it).
+TEST_SECRET = "hitl-test-secret-5Jx9q2Lw7Vb3Nz8Kp4Rt6Ym1Hc0Fd"
 
 
 def process_env(settings: Settings, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -120,7 +122,7 @@ class WebServer:
         """Start gunicorn and wait until /healthz answers."""
         # Loopback only, as `hitl-web dev`: a test's open-mode web process is nobody else's business.
         defaults = {"PORT": str(self.port), "HITL_WEB_HOST": "127.0.0.1"}
-        defaults.update({"SECRET_KEY": "test-secret", "HITL_ENV": "development"})
+        defaults.update({"SECRET_KEY": TEST_SECRET, "HITL_ENV": "development"})
         env = process_env(self.settings, {**defaults, **self.extra_env})
         log = _log_file(self.log_dir / f"web-{self.port}-{self.starts}.log")
         self.starts += 1

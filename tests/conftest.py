@@ -16,11 +16,11 @@ from flask import Flask
 from hitl_web import create_app
 from hitl_web.config import Settings
 from hitl_web.redis import EmbeddedRedis, connect
-from hitl_web.stack import ROOT, WebServer, Workers, process_env
+from hitl_web.stack import ROOT, TEST_SECRET, WebServer, Workers, process_env
 from hitl_web.workflow import Client, Run, RunStatus
 
 worker_env = process_env  # the environment of a test's worker and web processes
-__all__ = ["ROOT", "WebServer", "Workers", "worker_env"]
+__all__ = ["ROOT", "TEST_SECRET", "WebServer", "Workers", "worker_env"]
 TEST_MODULES = ("hitl_web.workflows", "tests.flows")
 
 
@@ -120,4 +120,4 @@ def web(settings: Settings, tmp_path: Path, workers: Workers, request: pytest.Fi
 @pytest.fixture
 def app(settings: Settings) -> Flask:
     """The Flask app on this test's namespace (for the test client)."""
-    return create_app({"TESTING": True, "SECRET_KEY": "test-secret", "SETTINGS": settings, "OPEN_MODE": True})
+    return create_app({"TESTING": True, "SECRET_KEY": TEST_SECRET, "SETTINGS": settings, "OPEN_MODE": True})

@@ -16,7 +16,7 @@ from hitl_web import create_app
 from hitl_web.config import Settings
 from hitl_web.realtime import Realtime
 from hitl_web.workflow import Client, RunStatus
-from tests.conftest import ROOT, Workers, wait_for_status, wait_until, worker_env
+from tests.conftest import ROOT, TEST_SECRET, Workers, wait_for_status, wait_until, worker_env
 
 TOKENS = {name: f"{name}-token-0123456789abcdef" for name in ("alice", "bob", "mallory")}
 
@@ -26,7 +26,7 @@ def prod(settings: Settings) -> Flask:
     """Production mode, where each API token is a principal: alice and bob may sign off, mallory may not."""
     tokens = ",".join(f"{name}:{token}" for name, token in TOKENS.items())
     return create_app(
-        {"TESTING": True, "SECRET_KEY": "s3cret", "SETTINGS": settings, "OPEN_MODE": False, "API_TOKENS": tokens}
+        {"TESTING": True, "SECRET_KEY": TEST_SECRET, "SETTINGS": settings, "OPEN_MODE": False, "API_TOKENS": tokens}
     )
 
 

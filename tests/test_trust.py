@@ -18,7 +18,7 @@ from hitl_web import create_app
 from hitl_web.config import Settings
 from hitl_web.web.auth import Approvers
 from hitl_web.workflow import Client, RunStatus
-from tests.conftest import Workers, wait_for_status, wait_until
+from tests.conftest import TEST_SECRET, Workers, wait_for_status, wait_until
 
 PASSWORD = "correct horse battery"
 TOKEN = "ci-token-0123456789abcdef"
@@ -30,7 +30,7 @@ def prod(settings: Settings, client: Client) -> Flask:
     app = create_app(
         {
             "TESTING": True,
-            "SECRET_KEY": "s3cret",
+            "SECRET_KEY": TEST_SECRET,
             "SETTINGS": settings,
             "OPEN_MODE": False,
             "API_TOKENS": f"ci-bot:{TOKEN}",
@@ -139,7 +139,13 @@ def test_api_needs_a_bearer_token_in_production(prod: Flask, workers: Workers, c
 
 def test_view_can_require_sign_in(settings: Settings, client: Client) -> None:
     app = create_app(
-        {"TESTING": True, "SECRET_KEY": "x", "SETTINGS": settings, "OPEN_MODE": False, "REQUIRE_LOGIN_TO_VIEW": True}
+        {
+            "TESTING": True,
+            "SECRET_KEY": TEST_SECRET,
+            "SETTINGS": settings,
+            "OPEN_MODE": False,
+            "REQUIRE_LOGIN_TO_VIEW": True,
+        }
     )
     Approvers(client.store.redis, settings.key_prefix).add("alice", PASSWORD)
     http = app.test_client()

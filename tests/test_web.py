@@ -12,7 +12,7 @@ from hitl_web import create_app
 from hitl_web.web.fragments import render_fragment, run_fragments
 from hitl_web.web.views import run_view
 from hitl_web.workflow import Client, RunStatus
-from tests.conftest import Workers, wait_for_status, wait_until
+from tests.conftest import TEST_SECRET, Workers, wait_for_status, wait_until
 
 
 @pytest.fixture
@@ -210,7 +210,7 @@ def test_healthz_503_without_redis(settings: object) -> None:
     from hitl_web.redis import free_port
 
     dead = replace(settings, redis_url=f"redis://127.0.0.1:{free_port()}/0")  # type: ignore[type-var]
-    app = create_app({"TESTING": True, "SECRET_KEY": "x", "SETTINGS": dead})
+    app = create_app({"TESTING": True, "SECRET_KEY": TEST_SECRET, "SETTINGS": dead})
     resp = app.test_client().get("/healthz")
     assert resp.status_code == 503 and resp.get_json()["ok"] is False
 

@@ -11,7 +11,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from werkzeug.wrappers import Response
@@ -20,7 +19,8 @@ from ..approvals import Decider, decide_step
 from ..workflow import InvalidPayload, RunNotFound, UnknownWorkflow, get_workflow
 from .fragments import render_fragment
 from .payload_form import StartForm, parse_submission, start_form, start_forms
-from .security import check_csrf, current_user, open_mode, sign_in, signed_in
+from .security import check_csrf, current_user, open_mode, sign_in, sign_out, signed_in
+from .signin_limits import SignInLimits
 from .state import approvers, client, realtime
 from .views import approval_view, run_view
 
@@ -58,11 +58,20 @@ def login_form() -> str:
 
 
 @bp.post("/login")
-def login() -> Response | tuple[str, int]:
-    """Sign an approver in; a wrong name or password gets the same answer."""
+def login() -> Response | tuple[str, int] | tuple[str, int, dict[str, str]]:
+    """Sign an approver in; a wrong name or password gets the same answer, and repeated ones a 429."""
     name = (request.form.get("name") or "")[:64]
+    address = request.remote_addr or ""
+    limits: SignInLimits = current_app.extensions["hitl_signin_limits"]
+    wait = limits.retry_after(name, address)
+    if wait:
+        error = f"Too many wrong passwords: try again in {wait} s."
+        page = render_template("login.html", next=request.form.get("next", "/"), error=error)
+        return page, 429, {"Retry-After": str(wait)}
     if not approvers().check(name, request.form.get("password") or ""):
+        limits.failed(name, address)
         return render_template("login.html", next=request.form.get("next", "/"), error="Wrong name or password."), 401
+    limits.succeeded(name)
     sign_in(name)
     target = request.form.get("next") or "/"
     return redirect(target if target.startswith("/") and not target.startswith("//") else "/", 303)
@@ -70,8 +79,8 @@ def login() -> Response | tuple[str, int]:
 
 @bp.post("/logout")
 def logout() -> Response:
-    """End the session."""
-    session.clear()
+    """End the session here and in every web process."""
+    sign_out()
     return redirect(url_for("pages.index"), 303)
 
 

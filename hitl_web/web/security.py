@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, abort, current_app, request, session
+from flask import Flask, abort, current_app, g, request, session
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import URLSafeTimedSerializer
+
+from .auth import Approvers
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
@@ -20,8 +23,23 @@ def open_mode() -> bool:
     return bool(current_app.config["OPEN_MODE"])
 
 
+def _checked_session() -> None:
+    """Once per request: a session that claims a sign-in whose server-side record is gone becomes a guest's."""
+    if g.get("session_checked"):
+        return
+    g.session_checked = True
+    if session.get("approver") is not True:
+        return
+    approvers: Approvers = current_app.extensions["hitl_approvers"]
+    name, sid, at = session.get("user"), session.get("sid"), session.get("signed_at")
+    fine = isinstance(name, str) and isinstance(sid, str) and isinstance(at, int | float)
+    if not fine or not approvers.sign_ins.valid(sid, name, float(at), approvers.key):  # type: ignore[arg-type]
+        session.clear()  # signed out elsewhere, removed, new password, or past a lifetime
+
+
 def current_user() -> str:
     """The visitor's name, from the session only: never from a form or a JSON body."""
+    _checked_session()
     user = session.get("user")
     if not isinstance(user, str) or not user:
         user = session["user"] = f"guest-{secrets.token_hex(3)}"
@@ -29,16 +47,30 @@ def current_user() -> str:
 
 
 def signed_in() -> bool:
-    """True when the session belongs to a signed-in approver."""
+    """True when the session belongs to a signed-in approver whose sign-in still stands (checked in Redis)."""
+    _checked_session()
     return session.get("approver") is True
 
 
 def sign_in(name: str) -> None:
     """Start an approver's session: a fresh session and CSRF token, so nothing from before carries over."""
+    approvers: Approvers = current_app.extensions["hitl_approvers"]
     session.clear()
     session["user"] = name
     session["approver"] = True
+    session["sid"] = approvers.sign_ins.start(name)
+    session["signed_at"] = round(time.time(), 3)
     session["csrf"] = secrets.token_urlsafe(32)
+    g.session_checked = True
+
+
+def sign_out() -> None:
+    """End this session here and in every web process (a copy of its cookie no longer signs in)."""
+    approvers: Approvers = current_app.extensions["hitl_approvers"]
+    sid, name = session.get("sid"), session.get("user")
+    if isinstance(sid, str) and isinstance(name, str):
+        approvers.sign_ins.end(sid, name)
+    session.clear()
 
 
 def csrf_token() -> str:
@@ -61,18 +93,42 @@ def check_csrf() -> None:
         abort(400, description="This form has expired or did not come from this site: reload the page and try again.")
 
 
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(scheme: str, netloc: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) with the default port filled in, or None when it does not parse."""
+    try:
+        parts = urlsplit(f"{scheme}://{netloc}")
+        port = parts.port or DEFAULT_PORTS.get(scheme)
+    except ValueError:
+        return None
+    if not parts.hostname or port is None:
+        return None
+    return scheme, parts.hostname, port
+
+
 def same_origin() -> bool:
     """False when the request says it comes from another site (the Origin header of a WebSocket).
 
-    Host names are compared (some clients leave the port out of Host); ``HITL_ALLOWED_ORIGINS``
-    adds origins, such as a proxy's public name.
+    Scheme, host and port are compared with the request's own (behind a TLS proxy, its
+    X-Forwarded-Proto gives the scheme: a page cannot set that header on a WebSocket handshake);
+    ``HITL_ALLOWED_ORIGINS`` adds origins, such as a proxy's public name.
     """
     origin = request.headers.get("Origin")
     if not origin:
         return True  # not a browser, or a same-origin request that omits it
     if origin in current_app.config["ALLOWED_ORIGINS"]:
         return True
-    return urlsplit(origin).hostname == urlsplit(f"//{request.host}").hostname
+    sent = urlsplit(origin)
+    forwarded = request.headers.get("X-Forwarded-Proto")
+    scheme = (forwarded or request.scheme).split(",")[0].strip()
+    host = request.host
+    if not forwarded and urlsplit(f"//{host}").port is None:
+        # Some clients (not browsers) leave the port out of Host: this server's own port is the one.
+        host = f"{host}:{request.environ.get('SERVER_PORT', '')}"
+    theirs, ours = _origin(sent.scheme, sent.netloc), _origin(scheme, host)
+    return theirs is not None and theirs == ours
 
 
 class SessionInterface(SecureCookieSessionInterface):
