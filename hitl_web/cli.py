@@ -50,8 +50,9 @@ def cmd_dev(args: argparse.Namespace) -> int:
 
 
 def cmd_trigger(args: argparse.Namespace) -> int:
-    """Start a run and print its id."""
-    run_id = _client().trigger(args.workflow, _json_arg(args.payload, "--payload"), args.run_id)
+    """Start a run as ``--as`` (default ``cli:$USER``) and print its id."""
+    starter = args.as_principal or f"cli:{os.environ.get('USER', 'unknown')}"
+    run_id = _client().trigger(args.workflow, _json_arg(args.payload, "--payload"), args.run_id, triggered_by=starter)
     _print({"workflowRunId": run_id})
     return OK
 
@@ -134,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     trigger.add_argument("workflow")
     trigger.add_argument("--payload")
     trigger.add_argument("--run-id")
+    trigger.add_argument("--as", dest="as_principal", help="who the run records as its starter (default cli:$USER)")
     trigger.set_defaults(func=cmd_trigger)
     notify = sub.add_parser("notify", help="notify the runs waiting on an event id")
     notify.add_argument("event_id")

@@ -162,6 +162,12 @@ def bad_result_flow(context: WorkflowContext) -> None:
     context.run("not-json", lambda: {1, 2})
 
 
+@workflow("restricted", starters=["alice", "ci-bot"])
+def restricted_flow(context: WorkflowContext) -> str:
+    """A workflow only alice and the ci-bot token may start."""
+    return context.run("only", lambda: "started")
+
+
 @workflow("guarded", separation_of_duties=True)
 def guarded_flow(context: WorkflowContext) -> dict[str, Any]:
     """An approval only alice or bob may decide, and never the person who started the run."""

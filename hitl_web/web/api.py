@@ -13,6 +13,7 @@ from ..workflow import (
     InvalidEventData,
     InvalidPayload,
     InvalidRunId,
+    NotAllowed,
     Run,
     RunExists,
     RunNotFound,
@@ -151,6 +152,8 @@ def trigger() -> JSONResponse:
         run_id = client().trigger(workflow_type, payload, run_id, triggered_by=g.principal)
     except (UnknownWorkflow, InvalidPayload, InvalidRunId, InvalidEventData) as exc:
         raise BadRequest(400, {"error": str(exc)}) from None
+    except NotAllowed as exc:
+        raise BadRequest(403, {"error": str(exc)}) from None
     except RunExists as exc:
         raise BadRequest(409, {"error": str(exc)}) from None
     return {"workflowRunId": run_id}, 200

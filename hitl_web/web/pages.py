@@ -16,7 +16,7 @@ from flask import (
 from werkzeug.wrappers import Response
 
 from ..approvals import Decider, decide_step
-from ..workflow import InvalidPayload, RunNotFound, UnknownWorkflow, get_workflow
+from ..workflow import InvalidPayload, NotAllowed, RunNotFound, UnknownWorkflow, get_workflow
 from .fragments import render_fragment
 from .payload_form import StartForm, parse_submission, start_form, start_forms
 from .security import check_csrf, current_user, open_mode, sign_in, sign_out, signed_in
@@ -102,6 +102,9 @@ def index(submitted: StartForm | None = None) -> str:
 def start_run() -> Response | tuple[str, int]:
     """Trigger a workflow from its start form, then show its run; an invalid form comes back (400), nothing started."""
     name = request.form.get("workflow", "")
+    if not open_mode() and not signed_in():
+        # Production: a run's starter is a real principal (separation of duties rests on it), never a guest.
+        abort(403, description="Sign in to start a run.")
     try:
         model, payload = get_workflow(name).payload_model, None
         if model is not None:
@@ -114,6 +117,8 @@ def start_run() -> Response | tuple[str, int]:
     except (UnknownWorkflow, InvalidPayload) as exc:
         flash(str(exc), "error")
         return redirect(url_for("pages.index"), 303)
+    except NotAllowed as exc:
+        abort(403, description=f"You may not start this workflow: {exc}.")
     return redirect(url_for("pages.run_page", run_id=run_id), 303)
 
 

@@ -11,7 +11,7 @@ import redis
 
 from ..config import Settings
 from ..redis import connect
-from .errors import InvalidEventData, InvalidRunId, RunExists, RunNotFound
+from .errors import InvalidEventData, InvalidRunId, NotAllowed, RunExists, RunNotFound
 from .models import Resolution, Run, RunStatus, Waiter, dumps
 from .registry import get_workflow
 from .runner import Engine
@@ -44,8 +44,14 @@ class Client:
         *,
         triggered_by: str | None = None,
     ) -> str:
-        """Start a run of ``workflow_name`` and return its id at once; ``triggered_by`` names who started it."""
+        """Start a run of ``workflow_name`` and return its id at once; ``triggered_by`` names who started it.
+
+        The one place that applies the workflow's ``starters``: forms, the API and the CLI all name
+        their principal here (library code that names none is not held to it).
+        """
         wf = get_workflow(workflow_name)
+        if wf.starters is not None and triggered_by is not None and triggered_by not in wf.starters:
+            raise NotAllowed(f"only {', '.join(wf.starters) or 'nobody'} may start {wf.name!r}")
         stored = wf.validate_payload(payload)
         try:
             dumps(stored)

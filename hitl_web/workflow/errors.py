@@ -19,6 +19,10 @@ class InvalidDuration(WorkflowError, ValueError):
     """A duration is not a number of seconds or a string like ``"30s"``, ``"5m"``, ``"2h"``, ``"7d"``."""
 
 
+class NotAllowed(WorkflowError):
+    """The principal may not start this workflow (``@workflow(..., starters=[...])``)."""
+
+
 class InvalidEventData(WorkflowError, ValueError):
     """Event data given to notify is not JSON-serialisable."""
 

@@ -46,6 +46,8 @@ class Workflow:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     # The person who triggered a run may not decide its approvals.
     separation_of_duties: bool = False
+    # Who may start a run (signed-in names, API principals); None: any principal.
+    starters: tuple[str, ...] | None = None
 
     def validate_payload(self, payload: Any) -> Any:
         """The payload as stored (JSON data), or ``InvalidPayload`` with pydantic's message."""
@@ -82,6 +84,7 @@ def workflow(
     retry_delay: Duration = 1.0,
     retry_backoff: float = 2.0,
     separation_of_duties: bool = False,
+    starters: Iterable[str] | None = None,
 ) -> Callable[[WorkflowFunction], WorkflowFunction]:
     """Register the decorated function as the workflow ``name``."""
     if retries < 0:
@@ -90,7 +93,14 @@ def workflow(
 
     def register(fn: WorkflowFunction) -> WorkflowFunction:
         _workflows[name] = Workflow(
-            name, fn, payload, list(middlewares), failure_function, policy, separation_of_duties
+            name,
+            fn,
+            payload,
+            list(middlewares),
+            failure_function,
+            policy,
+            separation_of_duties,
+            tuple(starters) if starters is not None else None,
         )
         return fn
 
