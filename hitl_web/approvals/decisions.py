@@ -45,9 +45,20 @@ class Decision:
     waiter: Waiter | None = None
 
 
-def when(ts: float | None) -> str:
-    """A timestamp as people read it on a receipt (UTC); empty for none."""
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if ts else ""
+def when(ts: object) -> str:
+    """A timestamp as people read it on a receipt (UTC); empty for none, never an error.
+
+    Pages show stored times: one out of datetime's range (years 1-9999), not finite or not a number
+    must not take the page down, for everyone, for as long as it is stored.
+    """
+    if not ts:
+        return ""
+    if not isinstance(ts, int | float) or ts != ts:  # not a number, or NaN
+        return "an unreadable time"
+    try:
+        return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (ValueError, OverflowError, OSError):
+        return "after 9999-12-31 UTC" if ts > 0 else "before 0001-01-01 UTC"
 
 
 def describe_decision(event_data: Any) -> str:

@@ -117,8 +117,20 @@ class Realtime:
 
     @property
     def all_key(self) -> str:
-        """The stream announcing every event of every run (what each web process's hub reads)."""
-        return f"{self.prefix}:rt:all"
+        """The stream announcing every event of every run (what each web process's hub reads).
+
+        Outside the runs' namespace (``<p>:rt:<run id>``), so that no run id can name it: under
+        ``<p>:rt:all`` a run called ``all`` failed with WRONGTYPE, and so did its page.
+        """
+        return f"{self.prefix}:rt"
+
+    def retire_old_stream(self) -> bool:
+        """Delete the all-runs stream where earlier versions kept it (``<p>:rt:all``); True if there was one.
+
+        Only a stream is deleted: a list there is the events of a run called ``all``.
+        """
+        old = self.events_key("all")
+        return bool(self.redis.type(old) in {b"stream", "stream"} and self.redis.delete(old))
 
     def channel(self, run_id: str) -> Channel:
         """The channel of ``run_id``."""

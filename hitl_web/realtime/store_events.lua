@@ -10,7 +10,8 @@
 local function store_events(prefix, first)
   local ids = {}
   if #ARGV < first then return ids end
-  local all, keep, all_max, ttl = prefix .. ':rt:all', tonumber(ARGV[first]), ARGV[first + 1], ARGV[first + 2]
+  -- The all-runs stream (realtime.Realtime.all_key) is <prefix>:rt, outside the runs' <prefix>:rt:<run id>.
+  local all, keep, all_max, ttl = prefix .. ':rt', tonumber(ARGV[first]), ARGV[first + 1], ARGV[first + 2]
   for i = first + 3, #ARGV, 4 do
     local run_id, name, ms, data = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
     local key = prefix .. ':rt:' .. run_id

@@ -21,6 +21,7 @@ from ..workflow import (
     UnknownWorkflow,
 )
 from .auth import principal_for
+from .limits import BadText, check_text
 from .state import client
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -94,6 +95,12 @@ def json_body() -> dict[str, Any]:
         raise BadRequest(400, {"success": False, "error": "the body must be JSON (it does not parse)"}) from None
     if not isinstance(body, dict):
         raise BadRequest(400, {"success": False, "error": "the body must be a JSON object"})
+    try:  # JSON's "\ud800" escapes parse, but no page could show them once stored
+        for name, value in body.items():
+            check_text(name, "a field name")
+            check_text(value, name)
+    except BadText as exc:
+        raise BadRequest(400, {"success": False, "error": str(exc)}) from None
     return body
 
 

@@ -6,27 +6,46 @@ import math
 import re
 from datetime import timedelta
 
-from .errors import InvalidDuration
+from .errors import DurationTooLong, InvalidDuration
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _WHOLE = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+")
 
+# The longest wait, sleep or retry delay: 10 years (of 365.25 days). A deadline past it would be a
+# time no page can show (datetime ends at year 9999) and no run reaches; refused where it is set.
+MAX_SECONDS = 10 * 365.25 * 86400
+_LIMIT = f"the limit of 10 years ({MAX_SECONDS:.0f} s)"
+
 Duration = str | int | float | timedelta
 
 
 def parse_duration(value: Duration) -> float:
-    """Seconds in ``value``; compound strings such as ``"1h30m"`` are accepted too."""
+    """Seconds in ``value`` (compound strings such as ``"1h30m"`` too), at most ``MAX_SECONDS``."""
     if isinstance(value, bool):
         raise InvalidDuration(f"invalid duration {value!r}: expected seconds or a string like '5m'")
     if isinstance(value, timedelta):
         seconds = value.total_seconds()
-    elif isinstance(value, int | float):
-        seconds = float(value)
+    elif isinstance(value, int):
+        seconds = float(max(-1, min(value, int(MAX_SECONDS) + 1)))  # float() of a huge int overflows
+    elif isinstance(value, float):
+        seconds = value
     elif isinstance(value, str) and _WHOLE.fullmatch(value.strip()):
         seconds = sum(float(n) * _UNITS[u] for n, u in _PART.findall(value.strip()))
     else:
-        raise InvalidDuration(f"invalid duration {value!r}: expected seconds or a string like '30s', '5m', '2h', '7d'")
-    if not math.isfinite(seconds) or seconds < 0:
-        raise InvalidDuration(f"invalid duration {value!r}: must be a finite, non-negative time")
+        expected = "expected seconds or a string like '30s', '5m', '2h', '7d'"
+        raise InvalidDuration(f"invalid duration {_short(value)}: {expected}")
+    if math.isnan(seconds) or seconds < 0:
+        raise InvalidDuration(f"invalid duration {_short(value)}: must be a non-negative time")
+    if seconds > MAX_SECONDS:  # infinity too: "9" * 400 + "s" is as absurd as "9" * 300 + "s"
+        raise DurationTooLong(f"invalid duration {_short(value)}: longer than {_LIMIT}")
     return seconds
+
+
+def _short(value: Duration) -> str:
+    """``value`` for a message: hostile input may be hundreds of digits long."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int past Python's 4,300-digit limit for str()
+        return "(a number of more than 4300 digits)"
+    return text if len(text) <= 40 else f"{text[:30]}...({len(text)} characters)"

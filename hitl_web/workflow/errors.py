@@ -15,8 +15,19 @@ class InvalidPayload(WorkflowError):
     """The trigger payload does not match the workflow's payload model."""
 
 
-class InvalidDuration(WorkflowError, ValueError):
-    """A duration is not a number of seconds or a string like ``"30s"``, ``"5m"``, ``"2h"``, ``"7d"``."""
+class NonRetryableError(Exception):
+    """Raise inside a step or workflow to fail the run at once, without retries."""
+
+
+class InvalidDuration(WorkflowError, NonRetryableError, ValueError):
+    """A duration is not a number of seconds or a string like ``"30s"``, ``"5m"``, ``"2h"``, ``"7d"``.
+
+    Retrying cannot fix it: a wait or sleep given one fails its run at once.
+    """
+
+
+class DurationTooLong(InvalidDuration):
+    """A duration is longer than the limit (``durations.MAX_SECONDS``, 10 years): no deadline past it is kept."""
 
 
 class NotAllowed(WorkflowError):
@@ -45,10 +56,6 @@ class ResultNotSerializable(WorkflowError, TypeError):
 
 class NonDeterminism(WorkflowError):
     """On replay, the workflow reached a different step than the one recorded at that position."""
-
-
-class NonRetryableError(Exception):
-    """Raise inside a step or workflow to fail the run at once, without retries."""
 
 
 class StepError(Exception):
