@@ -75,6 +75,35 @@ def slow_flow(context: WorkflowContext) -> str:
     return "done"
 
 
+@workflow("keyed", retries=2, retry_delay=0.05)
+def keyed_flow(context: WorkflowContext) -> dict[str, Any]:
+    """A step that records its idempotency key on every attempt and fails the first one."""
+
+    def charge() -> str:
+        keys = f"{prefix()}:test:keys:{context.workflow_run_id}"
+        if conn().rpush(keys, context.step_key) == 1:
+            raise RuntimeError("the payment provider timed out")
+        return context.step_key
+
+    try:
+        outside = context.step_key
+    except RuntimeError:
+        outside = "undefined"
+    return {"key": context.run("charge", charge), "outside": outside}
+
+
+@workflow("keyed-slow")
+def keyed_slow_flow(context: WorkflowContext) -> str:
+    """A long step that records its key and its worker's pid before it sleeps (a worker may die in it)."""
+
+    def ship() -> str:
+        conn().rpush(f"{prefix()}:test:keys:{context.workflow_run_id}", f"{context.step_key} {os.getpid()}")
+        time.sleep(float(context.request_payload.get("seconds", 2)))
+        return context.step_key
+
+    return str(context.run("ship", ship))
+
+
 @workflow("renamed")
 def renamed_flow(context: WorkflowContext) -> None:
     """The first step's name comes from Redis, so a test can change the code between executions."""

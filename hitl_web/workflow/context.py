@@ -52,12 +52,25 @@ class WorkflowContext:
         # The step being executed for real, and its position: middleware reads them.
         self.current_step: Step | None = None
         self.current_index: int = -1
+        self._step_key: str | None = None
         # Records that go with this execution's next write (see ``Pending``).
         self.pending = Pending()
 
     def ride_along(self, take: Callable[[], list[Any]]) -> None:
         """Send ``take()``'s script arguments (a worker's realtime events) with this run's next writes."""
         self._execution.store.riders = take
+
+    @property
+    def step_key(self) -> str:
+        """An idempotency key for the step being run: the same for every attempt of it, in this run only.
+
+        A step's recorded result is exactly-once, but its ``fn`` may run again when an execution is
+        interrupted or stalls past its lease (a crash, SIGKILL, a long GC or SIGSTOP): pass this key to
+        external calls (payments, e-mails) so that the second attempt is recognised as the first.
+        """
+        if self._step_key is None:
+            raise RuntimeError("context.step_key is only defined inside a step's function (context.run)")
+        return self._step_key
 
     # -- step API -------------------------------------------------------------------------
     def run(self, step_name: str, fn: Callable[[], Any]) -> Any:
@@ -74,6 +87,8 @@ class WorkflowContext:
         # follows a stored completion of every earlier step, and a page told by the hook finds it.
         self._record(index, step, now=True)
         fire(ex.middlewares, "before_execution", context=self, step_name=step_name)
+        # Run id, position and name: what identifies this step across attempts, replays and workers.
+        self._step_key = f"{ex.run_id}:{index}:{step_name}"
         try:
             value = fn()
             if inspect.isawaitable(value):
@@ -90,6 +105,8 @@ class WorkflowContext:
             if final:
                 raise StepError(step_name, _describe(exc)) from exc
             raise RetryStep(step_name, attempt, exc) from exc
+        finally:
+            self._step_key = None
         step.status, step.result, step.finished_at = StepStatus.COMPLETED, result, time.time()
         self._record(index, step)
         ex.log_step(step_name, "completed", step.finished_at - step.started_at, logging.DEBUG)
