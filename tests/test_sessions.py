@@ -223,6 +223,10 @@ def test_host_header_is_checked(settings: Settings, monkeypatch: pytest.MonkeyPa
     assert local.get("/", headers={"Host": "localhost:5000"}).status_code == 200
     # A name that resolves to 127.0.0.1 (DNS rebinding) is not this server's.
     assert local.get("/", headers={"Host": "rebind.evil.example:5000"}).status_code == 400
+    monkeypatch.setenv("HITL_WEB_HOST", "192.0.2.10")  # `hitl-web dev --host 192.0.2.10`
+    lan = create_app({"TESTING": True, "SETTINGS": settings, "OPEN_MODE": True}).test_client()
+    assert lan.get("/", headers={"Host": "192.0.2.10:5000"}).status_code == 200
+    monkeypatch.delenv("HITL_WEB_HOST")
     monkeypatch.setenv("HITL_ENV", "production")
     monkeypatch.setenv("HITL_ALLOWED_HOSTS", "approvals.example.com")
     prod = production(settings).test_client()

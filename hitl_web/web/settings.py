@@ -24,6 +24,12 @@ def _list(env: Mapping[str, str], name: str) -> list[str]:
     return [item.strip() for item in env.get(name, "").split(",") if item.strip()]
 
 
+def _local_hosts(env: Mapping[str, str]) -> list[str]:
+    """Loopback names, and the address `hitl-web dev --host` binds when it is a specific one."""
+    bound = env.get("HITL_WEB_HOST", "").strip()
+    return LOCAL_HOSTS + ([bound] if bound and bound not in {"0.0.0.0", "::", *LOCAL_HOSTS} else [])
+
+
 def secret_strength(key: str) -> float:
     """A rough upper bound of a key's entropy in bits: its length times log2 of its distinct characters."""
     distinct = len(set(key))
@@ -38,7 +44,7 @@ def web_settings(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """
     env = os.environ if env is None else env
     production = env.get("HITL_ENV", "production") == "production"
-    hosts = _list(env, "HITL_ALLOWED_HOSTS") or (None if production else LOCAL_HOSTS)
+    hosts = _list(env, "HITL_ALLOWED_HOSTS") or (None if production else _local_hosts(env))
     return {
         "SECRET_KEY": env.get("SECRET_KEY", ""),
         "REDIS_URL": env.get("REDIS_URL", ""),
