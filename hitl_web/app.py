@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from typing import Any
 
@@ -13,7 +14,7 @@ from .config import Settings
 from .realtime import Realtime, StreamSettings
 from .realtime.hub import Hub
 from .redis import connect
-from .web import api, pages, security, sockets
+from .web import api, limits, pages, security, sockets
 from .web.auth import Approvers, SignIns, parse_api_tokens
 from .web.fragments import push_context
 from .web.settings import check_secret_key, web_settings
@@ -26,6 +27,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # Templates and static files are package data (hitl_web/templates, hitl_web/static): a wheel
     # install serves every page from any working directory.
     app = Flask(__name__)
+    # Every body held to MAX_CONTENT_LENGTH (chunked ones too), every form field to UTF-8.
+    app.request_class = limits.Request
     app.session_interface = security.SessionInterface()
     app.config.from_mapping(
         MAX_CONTENT_LENGTH=1024 * 1024,
@@ -49,6 +52,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["hitl"] = Client(connection, settings)
     bounds = StreamSettings(max_len=settings.stream_max_len, ttl_seconds=settings.stream_ttl)
     app.extensions["hitl_realtime"] = rt = Realtime(connection, settings.key_prefix, bounds)
+    with contextlib.suppress(redis.RedisError):  # Redis may be down at start: /healthz says so
+        rt.retire_old_stream()  # upgrading: where the all-runs stream was, a run "all" keeps its events
 
     def reader() -> Client:  # the hub renders every push on one thread, over a connection of its own
         return Client(redis.Redis(connection_pool=connection.connection_pool, single_connection_client=True), settings)
