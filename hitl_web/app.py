@@ -16,7 +16,7 @@ from .realtime.hub import Hub
 from .redis import connect
 from .web import api, limits, pages, security, sockets
 from .web.auth import Approvers, SignIns, parse_api_tokens
-from .web.fragments import push_context
+from .web.fragments import printable, push_context
 from .web.settings import check_secret_key, web_settings
 from .web.signin_limits import SignInLimits
 from .workflow import Client
@@ -75,6 +75,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     sockets.sock.init_app(app)
     app.before_request(sockets.refuse_foreign_sockets)
+    app.jinja_env.finalize = printable  # before any template compiles: the generated code calls it
     app.jinja_env.globals.update(
         csrf_token=security.csrf_token,
         current_user=security.current_user,

@@ -268,3 +268,18 @@ def test_a_chunked_body_over_1_mb_is_refused(web: WebServer, client: Client) -> 
         wait_for_status(client, rid, RunStatus.COMPLETED)
     assert len(client.list_runs()) == 2
     wait_until(lambda: client.get_run(run_id).result)
+
+
+def test_a_lone_surrogate_stored_by_library_code_still_renders(
+    app: Flask, client: Client, workers: Workers
+) -> None:
+    # Forms and the API refuse it; library code (a plain notify, a step's result) can still store one.
+    workers.start(1)
+    run_id = client.trigger("human-in-loop", {"userId": "u", "action": "a"})
+    wait_for_status(client, run_id, RunStatus.WAITING)
+    assert client.notify(f"approval-{run_id}", {"note": "bad \ud800 text"})
+    wait_for_status(client, run_id, RunStatus.COMPLETED)
+    for path in (f"/runs/{run_id}", "/"):
+        resp = app.test_client().get(path)
+        assert resp.status_code == 200, path
+    assert "bad \ufffd text" in app.test_client().get(f"/runs/{run_id}").get_data(as_text=True)

@@ -5,9 +5,26 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, render_template
+from markupsafe import Markup
 
 from ..workflow import Client, Run, RunStatus
 from .views import RunView, run_view
+
+
+def printable(value: Any) -> Any:
+    """A value as a page can send it: lone surrogates (from library code, step results) become U+FFFD.
+
+    Jinja's ``finalize``: every ``{{ }}`` passes through it. Text a form or the API sent is refused
+    before it is stored (web/limits.py); this is for text stored by other paths, so a run page can
+    always render (a lone surrogate cannot be encoded as UTF-8, and the page would answer 500).
+    """
+    if isinstance(value, str) and not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            cleaned = value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+            return Markup(cleaned) if isinstance(value, Markup) else cleaned
+    return value
 
 
 def render_fragment(name: str, *, oob: bool = False, push: bool = False, **context: Any) -> str:
