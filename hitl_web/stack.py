@@ -51,8 +51,10 @@ class Workers:
         self.log_dir = log_dir
         self.procs: list[subprocess.Popen[bytes]] = []
 
-    def start(self, n: int = 1, extra_env: dict[str, str] | None = None) -> list[subprocess.Popen[bytes]]:
-        """Start ``n`` workers on the settings' queue."""
+    def start(
+        self, n: int = 1, extra_env: dict[str, str] | None = None, with_scheduler: bool = False
+    ) -> list[subprocess.Popen[bytes]]:
+        """Start ``n`` workers on the settings' queue (each with RQ's scheduler child, as the Procfile's, if asked)."""
         started = []
         for _ in range(n):
             log = _log_file(self.log_dir / f"worker-{len(self.procs)}.log")
@@ -63,6 +65,7 @@ class Workers:
                     "-m",
                     "rq.cli",
                     "worker",
+                    *(["--with-scheduler"] if with_scheduler else []),
                     "--worker-class",
                     "hitl_web.workflow.worker.Worker",
                     "--url",
@@ -79,6 +82,12 @@ class Workers:
             self.procs.append(proc)
             started.append(proc)
         return started
+
+    @staticmethod
+    def name_of(proc: subprocess.Popen[bytes]) -> str:
+        """The RQ worker name ``proc`` was started with."""
+        args = list(proc.args)  # type: ignore[arg-type]
+        return str(args[args.index("--name") + 1])
 
     def kill(self, proc: subprocess.Popen[bytes]) -> None:
         """SIGKILL one worker, as a crash would."""

@@ -199,7 +199,7 @@ def test_fragments_escape_untrusted_text(app: Flask, workers: Workers, client: C
 
 
 def test_healthz(http: FlaskClient, workers: Workers) -> None:
-    assert http.get("/healthz").get_json() == {"ok": True, "redis": "ok", "workers": 0, "sockets": 0}
+    assert http.get("/healthz").get_json() == {"ok": True, "redis": "ok", "workers": 0, "stale": [], "sockets": 0}
     workers.start(1)
     wait_until(lambda: http.get("/healthz").get_json()["workers"] == 1)
 

@@ -25,6 +25,7 @@ from .errors import (
 )
 from .middleware import fire
 from .models import RunStatus
+from .outages import outage
 from .registry import Workflow, get_workflow, load_workflows, middlewares_for, use
 from .store import Claim, Pending, RunStore, new_token
 
@@ -187,6 +188,10 @@ class Execution:
             self._fail(context, exc)
             return
         except Exception as exc:
+            if outage(exc) is not None:
+                # Redis is out, which is no fault of the workflow's and costs it no attempt: the run
+                # keeps its lease, and once that expires a sweep hands the run to a new job.
+                raise
             # An error in the workflow body, outside any step: retried like a step.
             attempt = claim.attempts + 1
             if attempt > self.workflow.retry.retries:

@@ -2,60 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
-import threading
 import time
 from typing import Any, cast
 
 import redis
-from rq import Queue, SimpleWorker
+from rq import Queue
 from rq.exceptions import DequeueTimeout
 from rq.job import Job
 from rq.worker import WorkerStatus
 
+from .outages import Backoff, SteadyWorker, describe, outage
 from .runner import Engine, Execution, engine_for, execute, run_of_wake_up
+from .scheduler import start_scheduler
 from .store import Claim, new_token
+from .sweeper import Sweeper
 
 log = logging.getLogger("hitl_web.worker")
-
-
-class Sweeper(threading.Thread):
-    """Fires what is due (timeouts, sleeps, retries, abandoned runs) and renews the current lease."""
-
-    def __init__(self, engine: Engine, executing: Engine) -> None:
-        super().__init__(name="hitl-sweeper", daemon=True)
-        self.engine = engine  # this thread's own connection
-        self.executing = executing  # whose current run's lease this thread renews
-        self.stopped = threading.Event()
-
-    def run(self) -> None:
-        """Loop until stopped; a Redis hiccup is logged and retried, never fatal."""
-        settings = self.engine.settings
-        renew_every = max(settings.lease_seconds / 3, settings.sweep_interval)
-        next_renewal = 0.0
-        while not self.stopped.wait(settings.sweep_interval):
-            try:
-                self.sweep_once()
-                current = self.executing.current
-                now = time.monotonic()
-                if current is not None and now >= next_renewal:
-                    self.engine.store.renew(*current)
-                    next_renewal = now + renew_every
-            except Exception:
-                log.exception("sweep failed; trying again")
-
-    def sweep_once(self) -> int:
-        """Act on everything due now; returns how many runs were handed to a job."""
-        enqueued = 0
-        for run_id, why, nonce in self.engine.store.sweep():
-            if why == "queued" and self.engine.still_queued(run_id, nonce):
-                continue  # a long queue, not a lost job: its lease was extended
-            log.info("run=%s due=%s: enqueued", run_id, why)
-            self.engine.enqueue(run_id)
-            enqueued += 1
-        return enqueued
 
 
 RUN_JOB = "hitl_web.workflow.runner.execute_run"
@@ -108,7 +74,7 @@ class RunQueue(Queue):
         return cls.worker.dequeue(queues[0], timeout, **kwargs)
 
 
-class Worker(SimpleWorker):
+class Worker(SteadyWorker):
     """An RQ worker that runs jobs without forking (a fork costs more than most steps) and sweeps.
 
     Run jobs take a lean path: a run's durability is its lease in Redis, not RQ's job bookkeeping,
@@ -138,6 +104,13 @@ class Worker(SimpleWorker):
         # Left here by a stop, they are not lost: a claimed run's lease brings it back, and RQ's
         # intermediate queue cleanup requeues an RQ job.
         self.found: list[tuple[Job, Queue]] = []
+        self.backoff = Backoff(f"worker {self.name}")
+
+    def _start_scheduler(
+        self, burst: bool = False, logging_level: str | None = "INFO", date_format: str = "", log_format: str = ""
+    ) -> None:
+        """RQ's scheduler child, made to exit when this worker dies (see ``scheduler.Scheduler``)."""
+        start_scheduler(self, burst, logging_level, date_format, log_format)
 
     def dequeue(self, queue: Queue, timeout: int, **kwargs: Any) -> tuple[Job, Queue]:
         """Block until a job arrives; a wake-up call's run is claimed in the same round trip.
@@ -152,14 +125,23 @@ class Worker(SimpleWorker):
         intermediate = queue.intermediate_queue_key
         while True:
             token = new_token()
-            with self.connection.pipeline(transaction=False) as pipe:
-                pipe.blmove(queue.key, intermediate, timeout)
-                store.take_moved(pipe, intermediate, token)
-                moved, reply = pipe.execute(raise_on_error=False)
-            if isinstance(moved, Exception):
-                raise moved
-            if isinstance(reply, Exception):  # NOSCRIPT after a Redis restart: RQ fetches what moved
-                store.load_scripts()
+            try:
+                with self.connection.pipeline(transaction=False) as pipe:
+                    pipe.blmove(queue.key, intermediate, timeout)
+                    store.take_moved(pipe, intermediate, token)
+                    moved, reply = pipe.execute(raise_on_error=False)
+                if isinstance(moved, Exception):
+                    raise moved
+            except Exception as exc:
+                if outage(exc) is None:
+                    raise
+                # RQ's loop beats, checks for a stop and dequeues again: waiting here keeps it in charge.
+                self.backoff.wait(exc)
+                raise DequeueTimeout(timeout, queue.key) from exc
+            self.backoff.recovered()
+            if isinstance(reply, Exception):  # NOSCRIPT after a Redis restart, or OOM: RQ fetches what moved
+                if isinstance(reply, redis.exceptions.NoScriptError):
+                    store.load_scripts()
                 reply = []
             moved_id = moved.decode() if isinstance(moved, bytes) else moved
             results: list[tuple[Job, Queue]] = []
@@ -183,7 +165,12 @@ class Worker(SimpleWorker):
     def execute_job(self, job: Job, queue: Queue) -> None:
         """Execute a run job in place; hand any other job to RQ."""
         if job.func_name != RUN_JOB:
-            super().execute_job(job, queue)
+            try:
+                super().execute_job(job, queue)
+            except Exception as exc:
+                if outage(exc) is None:
+                    raise
+                log.warning("job %s: Redis %s during RQ's bookkeeping of it", job.id, describe(exc))
             return
         # Busy, so a stop signal waits for the run to park or finish (warm shutdown) instead of
         # interrupting it.
@@ -197,10 +184,15 @@ class Worker(SimpleWorker):
             else:  # the claim takes the call off RQ's intermediate queue; it never had a job hash
                 execute(self.connection, str(job.args[0]), (queue.intermediate_queue_key, job.id))
             self.hand_off()
-        except Exception:
+        except Exception as exc:
             # The run keeps its lease: when it expires, a sweep hands the run to a new job.
-            log.exception("run job %s failed; the run's lease will bring it back", job.id)
-            self.connection.lrem(queue.intermediate_queue_key, 1, job.id)
+            if outage(exc) is None:
+                log.exception("run job %s failed; the run's lease will bring it back", job.id)
+            else:
+                log.warning("run job %s stopped (Redis %s): the run's lease will bring it back", job.id, describe(exc))
+            # Redis out: the call stays on RQ's intermediate queue, for its cleanup (the run needs it no more).
+            with contextlib.suppress(redis.RedisError):
+                self.connection.lrem(queue.intermediate_queue_key, 1, job.id)
         finally:
             store.hands_off = False
 
@@ -277,7 +269,7 @@ class Worker(SimpleWorker):
         # command); the sweeper thread uses the pool.
         own = redis.Redis(connection_pool=self.connection.connection_pool, single_connection_client=True)
         executing = engine_for(own)
-        self.sweeper = Sweeper(Engine(self.connection, executing.settings), executing)
+        self.sweeper = Sweeper(Engine(self.connection, executing.settings), executing, self)
         self.sweeper.start()
 
     def teardown(self) -> None:
@@ -288,5 +280,8 @@ class Worker(SimpleWorker):
             sweeper.join(timeout=5)
         from ..realtime.middleware import realtime_middleware
 
-        realtime_middleware.flush()
-        super().teardown()  # type: ignore[no-untyped-call]
+        try:
+            realtime_middleware.flush()
+        except redis.RedisError as exc:
+            log.warning("worker %s: last realtime events not written, Redis %s", self.name, describe(exc))
+        super().teardown()

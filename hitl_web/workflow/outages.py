@@ -1,0 +1,139 @@
+"""Redis outages as the engine sees them: which errors are one, what to call them, how a worker waits them out.
+
+An outage is Redis unreachable (stopped, restarting, a network cut), full (``maxmemory`` reached
+under ``noeviction``: every write is refused with OOM) or read-only (a replica, mid-failover). None
+of them is the workflow's fault or a worker's: a worker waits, and a run whose execution lost Redis
+comes back through its lease and the sweep, as after a crash.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from typing import Any
+
+import redis
+from redis.exceptions import OutOfMemoryError, ReadOnlyError, ResponseError
+from rq import SimpleWorker
+
+log = logging.getLogger("hitl_web.worker")
+
+_OOM = "command not allowed when used memory"
+
+
+def outage(exc: BaseException) -> str | None:
+    """The kind of Redis outage ``exc`` reports ("unreachable", "full", "read-only"), or None for any other error."""
+    if isinstance(exc, (redis.ConnectionError, redis.TimeoutError)):
+        return "unreachable"
+    if isinstance(exc, OutOfMemoryError):
+        return "full"
+    if isinstance(exc, ReadOnlyError):
+        return "read-only"
+    if isinstance(exc, ResponseError):
+        # A write refused inside a Lua script reaches redis-py wrapped (Redis 6: "Error running
+        # script ...: -OOM command not allowed ..."), as a plain ResponseError.
+        text = str(exc)
+        if _OOM in text:
+            return "full"
+        if "-READONLY" in text:
+            return "read-only"
+    return None
+
+
+def describe(exc: BaseException) -> str:
+    """``exc`` as /healthz names it: "full: OOM command not allowed ...", "unreachable: ConnectionError"."""
+    kind = outage(exc)
+    text = str(exc)
+    if kind == "full" and _OOM in text:
+        # One wording for a refused command, a pipeline's and a script's.
+        return f"full: OOM {text[text.index(_OOM) :]}"
+    if kind == "unreachable" or kind is None:
+        return f"{kind or 'error'}: {type(exc).__name__}"
+    return f"{kind}: {text}"
+
+
+class Backoff:
+    """Waits between attempts while Redis is out (0.1 s doubling to 2 s, jittered); one log line per outage."""
+
+    def __init__(self, who: str, first: float = 0.1, cap: float = 2.0) -> None:
+        self.who, self.first, self.cap = who, first, cap
+        self.delay = first
+        self.since: float | None = None
+
+    def failed(self, exc: BaseException) -> float:
+        """Note a failed attempt; returns how long to wait before the next one."""
+        if self.since is None:
+            self.since = time.monotonic()
+            said = describe(exc) if outage(exc) == "full" else f"{describe(exc)} ({exc})"
+            log.warning("%s: Redis %s; retrying until it is back", self.who, said)
+        delay, self.delay = self.delay, min(self.cap, self.delay * 2)
+        # Jitter, so the workers of a fleet do not all come back in the same millisecond.
+        return delay * random.uniform(0.75, 1.0)
+
+    def recovered(self) -> None:
+        """Note a successful attempt: the next outage starts from the first delay again."""
+        if self.since is not None:
+            log.warning("%s: Redis is back after %.1f s", self.who, time.monotonic() - self.since)
+        self.since, self.delay = None, self.first
+
+    def wait(self, exc: BaseException) -> None:
+        """Note a failed attempt and sleep until the next one."""
+        time.sleep(self.failed(exc))
+
+
+class SteadyWorker(SimpleWorker):
+    """RQ's SimpleWorker, whose loop never quits on a Redis outage.
+
+    RQ's work loop quits on any error its dequeue does not catch, and it catches only connection
+    errors there: an OOM reply, or a failed heartbeat, suspension check, maintenance or state write
+    ended the process. Each of those is bookkeeping that the next turn of the loop writes again,
+    so an outage skips it; the dequeue waits with backoff (see ``Worker.dequeue``).
+    """
+
+    def _skip(self, what: str, exc: Exception) -> None:
+        if outage(exc) is None:
+            raise exc
+        log.debug("worker %s: %s skipped: Redis %s", self.name, what, describe(exc))
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+        """RQ's heartbeat; skipped while Redis is out (the sweeper's beat goes on trying)."""
+        try:
+            super().heartbeat(timeout, pipeline)
+        except Exception as exc:
+            self._skip("heartbeat", exc)
+
+    def check_for_suspension(self, burst: bool) -> None:
+        """RQ's ``rq suspend`` check; skipped while Redis is out."""
+        try:
+            super().check_for_suspension(burst)
+        except Exception as exc:
+            self._skip("suspension check", exc)
+
+    def run_maintenance_tasks(self) -> None:
+        """RQ's registry cleanup; tried again on the next turn of the loop while Redis is out."""
+        try:
+            super().run_maintenance_tasks()  # type: ignore[no-untyped-call]
+        except Exception as exc:
+            self._skip("maintenance", exc)
+
+    def set_state(self, state: str, pipeline: Any = None) -> None:
+        """RQ's state write; the state is kept in process (where stop handling reads it) while Redis is out."""
+        try:
+            super().set_state(state, pipeline)
+        except Exception as exc:
+            self._skip("state write", exc)
+
+    def set_shutdown_requested_date(self) -> None:
+        """RQ's note of a warm shutdown request (written from a signal handler); skipped while Redis is out."""
+        try:
+            super().set_shutdown_requested_date()  # type: ignore[no-untyped-call]
+        except Exception as exc:
+            self._skip("shutdown note", exc)
+
+    def teardown(self) -> None:
+        """RQ's teardown; without Redis the worker's record is left to expire (/healthz names it stale)."""
+        try:
+            super().teardown()  # type: ignore[no-untyped-call]
+        except Exception as exc:
+            self._skip("teardown", exc)

@@ -1,0 +1,66 @@
+"""Each worker's sweeper thread: fires what is due, renews the current run's lease, beats the worker's heartbeat."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from rq.worker import BaseWorker
+
+from .heartbeat import beat, beat_every
+from .outages import Backoff, outage
+from .runner import Engine
+
+log = logging.getLogger("hitl_web.worker")
+
+
+class Sweeper(threading.Thread):
+    """Fires what is due (timeouts, sleeps, retries, abandoned runs), renews the current lease and beats."""
+
+    def __init__(self, engine: Engine, executing: Engine, worker: BaseWorker) -> None:
+        super().__init__(name="hitl-sweeper", daemon=True)
+        self.engine = engine  # this thread's own connection
+        self.executing = executing  # whose current run's lease this thread renews
+        self.worker = worker  # whose heartbeat this thread beats
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        """Loop until stopped; a Redis outage is waited out with backoff, any other error logged and retried."""
+        settings = self.engine.settings
+        renew_every = max(settings.lease_seconds / 3, settings.sweep_interval)
+        beat_interval = max(beat_every(settings), settings.sweep_interval)
+        next_renewal = next_beat = 0.0
+        backoff = Backoff(f"worker {self.worker.name} sweeper")
+        delay = settings.sweep_interval
+        while not self.stopped.wait(delay):
+            delay = settings.sweep_interval
+            try:
+                now = time.monotonic()
+                current = self.executing.current
+                if current is not None and now >= next_renewal:
+                    self.engine.store.renew(*current)
+                    next_renewal = now + renew_every
+                if now >= next_beat:
+                    beat(self.engine.redis, self.worker)
+                    next_beat = now + beat_interval
+                self.sweep_once()
+                backoff.recovered()
+            except Exception as exc:
+                if outage(exc) is None:
+                    log.exception("sweep failed; trying again")
+                else:
+                    # While Redis is out the current run's lease may expire: then, as after a crash,
+                    # a sweep hands the run to a new job and this execution finds the lease lost.
+                    delay = max(delay, backoff.failed(exc))
+
+    def sweep_once(self) -> int:
+        """Act on everything due now; returns how many runs were handed to a job."""
+        enqueued = 0
+        for run_id, why, nonce in self.engine.store.sweep():
+            if why == "queued" and self.engine.still_queued(run_id, nonce):
+                continue  # a long queue, not a lost job: its lease was extended
+            log.info("run=%s due=%s: enqueued", run_id, why)
+            self.engine.enqueue(run_id)
+            enqueued += 1
+        return enqueued
