@@ -14,7 +14,7 @@ from .config import Settings
 from .realtime import Realtime, StreamSettings
 from .realtime.hub import Hub
 from .redis import connect
-from .web import api, limits, pages, security, sockets
+from .web import api, headers, limits, outages, pages, security, sockets
 from .web.auth import Approvers, SignIns, parse_api_tokens
 from .web.fragments import printable, push_context
 from .web.settings import check_secret_key, web_settings
@@ -32,7 +32,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.session_interface = security.SessionInterface()
     app.config.from_mapping(
         MAX_CONTENT_LENGTH=1024 * 1024,
-        SOCK_SERVER_OPTIONS={"ping_interval": 25},
+        SOCK_SERVER_OPTIONS={"ping_interval": 25, "max_message_size": sockets.MAX_MESSAGE_BYTES},
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_HTTPONLY=True,
         **web_settings(),
@@ -74,6 +74,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     sockets.sock.init_app(app)
+    headers.init_headers(app)
+    outages.init_app(app)
     app.before_request(sockets.refuse_foreign_sockets)
     app.jinja_env.finalize = printable  # before any template compiles: the generated code calls it
     app.jinja_env.globals.update(
@@ -102,14 +104,24 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 def healthz() -> tuple[dict[str, Any], int]:
-    """200 with live workers on the run queue and this process's open sockets; 503 without Redis."""
+    """200 with the run queue's workers whose heartbeat is fresh (stale ones named) and this process's sockets.
+
+    503 when Redis is unreachable or refuses writes (full, read-only). No fresh worker is still 200:
+    this process serves pages and takes decisions durably without one (README, "Deploying").
+    """
     from flask import current_app
-    from rq import Worker
+
+    from .workflow.heartbeat import liveness, stale_after
+    from .workflow.outages import describe
 
     client: Client = current_app.extensions["hitl"]
+    settings, connection = client.settings, client.engine.redis
     try:
-        workers = Worker.count(queue=client.engine.queue)
+        # A write, since a full Redis still answers reads. NX makes it a no-op once the key exists
+        # (nothing reaches the AOF), yet Redis refuses it like any write when it is full.
+        connection.set(f"{settings.key_prefix}:healthz", 1, nx=True, px=60_000)
+        fresh, stale = liveness(connection, settings.queue_name, stale_after(settings))
     except Exception as exc:
-        return {"ok": False, "redis": f"unreachable: {type(exc).__name__}"}, 503
+        return {"ok": False, "redis": describe(exc)}, 503
     sockets_open = current_app.extensions["hitl_hub"].watching()
-    return {"ok": True, "redis": "ok", "workers": workers, "sockets": sockets_open}, 200
+    return {"ok": True, "redis": "ok", "workers": len(fresh), "stale": stale, "sockets": sockets_open}, 200
