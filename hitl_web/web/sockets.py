@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+import os
+import queue
 import re
 import threading
 from typing import Any
 
 import redis
-from flask import abort, current_app, request
+from flask import Flask, abort, current_app, g, request
+from flask.blueprints import BlueprintSetupState
 from flask_sock import Sock
 
 from ..realtime.channel import newer
@@ -30,6 +33,10 @@ POLICY_VIOLATION = 1008
 STREAM_ID = re.compile(r"\d{1,20}-\d{1,20}")
 # How often an idle socket checks that its browser is still there.
 IDLE_CHECK_SECONDS = 10.0
+# Pages never send anything over their socket: a larger message closes it with 1009 (too big), and
+# smaller ones are dropped as they arrive. Unread, 3 x 150 frames of 1 MB grew the process by 450 MB.
+MAX_MESSAGE_BYTES = 16 * 1024
+WAKE = object()  # put in a socket's inbox by its reader thread: a frame came, or the socket closed
 
 
 def hub() -> Hub:
@@ -62,6 +69,88 @@ def refuse_foreign_sockets() -> None:
         abort(403, description="sign in to watch")
 
 
+class SocketSlots:
+    """This process's open sockets, in all and per client address, each count with a ceiling."""
+
+    def __init__(self, per_process: int, per_address: int) -> None:
+        self.per_process = per_process
+        self.per_address = per_address
+        self.lock = threading.Lock()
+        self.total = 0
+        self.by_address: dict[str, int] = {}
+
+    def take(self, address: str) -> int | None:
+        """Count one more socket from ``address``; or the HTTP status that refuses it (429, 503)."""
+        with self.lock:
+            if self.by_address.get(address, 0) >= self.per_address:
+                return 429  # one client (or everyone behind one proxy) holds too many
+            if self.total >= self.per_process:
+                return 503  # this process is full: another one, or later
+            self.by_address[address] = self.by_address.get(address, 0) + 1
+            self.total += 1
+            return None
+
+    def give_back(self, address: str) -> None:
+        """A socket from ``address`` has closed."""
+        with self.lock:
+            self.total -= 1
+            left = self.by_address.pop(address, 1) - 1
+            if left > 0:
+                self.by_address[address] = left
+
+
+def _configure(state: BlueprintSetupState) -> None:
+    config = state.app.config  # a test's own limits (create_app's test_config) come first
+    config.setdefault("MAX_SOCKETS", int(os.environ.get("HITL_MAX_SOCKETS", "5000")))
+    config.setdefault("MAX_SOCKETS_PER_ADDRESS", int(os.environ.get("HITL_MAX_SOCKETS_PER_ADDRESS", "200")))
+    state.app.extensions["hitl_socket_slots"] = SocketSlots(config["MAX_SOCKETS"], config["MAX_SOCKETS_PER_ADDRESS"])
+
+
+def slots(app: Flask | None = None) -> SocketSlots:
+    """The open-socket counts of ``app`` (default: the current one)."""
+    return (app or current_app).extensions["hitl_socket_slots"]  # type: ignore[no-any-return]
+
+
+def _take_slot() -> None:
+    # Before the handshake (after refuse_foreign_sockets, an app-wide hook): refused, no socket is made.
+    address = request.remote_addr or ""
+    refused = slots().take(address)
+    if refused is not None:
+        abort(refused, description="too many open sockets: try again later")
+    g.hitl_socket_address = address
+
+
+def _give_back_slot(exc: BaseException | None) -> None:
+    # The request context of a socket ends when its handler returns, however it ends.
+    address = g.pop("hitl_socket_address", None)
+    if address is not None:
+        slots().give_back(address)
+
+
+class _Dropped(list[object]):
+    """Takes the place of a socket's input buffer: every message is dropped as its reader receives it."""
+
+    def append(self, message: object, /) -> None:
+        """Drop ``message``."""
+
+
+class _Wake:
+    """Takes the place of a socket's event, which its reader sets on each message and on the close."""
+
+    def __init__(self, inbox: queue.Queue[object]) -> None:
+        self.inbox = inbox
+
+    def set(self) -> None:
+        """Wake the handler, waiting on its hub subscription: a closed socket then ends at once."""
+        self.inbox.put(WAKE)
+
+
+def _drop_incoming(ws: Any) -> None:
+    # Our handlers never call ws.receive(): what a browser sends (nothing, from our pages) would pile
+    # up in simple-websocket's input buffer for as long as the socket lives.
+    ws.input_buffer = _Dropped()
+
+
 def _follow(ws: Any, topic: str, after: str, newest: Any, render: Any) -> None:
     """Push ``render(None)`` now if ``newest()`` is past ``after``, then after each batch of new events."""
     try:
@@ -73,6 +162,8 @@ def _follow(ws: Any, topic: str, after: str, newest: Any, render: Any) -> None:
 
 def _push_loop(ws: Any, topic: str, after: str, newest: Any, render: Any) -> None:
     sub = hub().subscribe(topic, render)
+    # Without this, a closed socket's handler (and its slot) lived until the next idle check.
+    ws.event = _Wake(sub.inbox)
     try:
         sent = after
         newest_id = newest()
@@ -87,7 +178,7 @@ def _push_loop(ws: Any, topic: str, after: str, newest: Any, render: Any) -> Non
             if push is CLOSE:
                 ws.close(reason=RESTART, message="server restarting")
                 return
-            if push is not None:
+            if isinstance(push, tuple):
                 event_id, fragment = push
                 if newer(event_id, sent):  # older than what this socket already shows: skip
                     ws.send(fragment)
@@ -99,6 +190,7 @@ def _push_loop(ws: Any, topic: str, after: str, newest: Any, render: Any) -> Non
 @sock.route("/ws/runs/<run_id>")  # type: ignore[untyped-decorator]
 def run_socket(ws: Any, run_id: str) -> None:
     """A run's page: its status, approvals and steps, re-rendered on every event of its channel."""
+    _drop_incoming(ws)
     c = client()
     try:
         c.get_run(run_id)
@@ -115,8 +207,15 @@ def run_socket(ws: Any, run_id: str) -> None:
 @sock.route("/ws/index")  # type: ignore[untyped-decorator]
 def index_socket(ws: Any) -> None:
     """The index page's lists of recent and waiting runs, re-rendered when any run moves."""
+    _drop_incoming(ws)
 
     def render(reader: Client | None) -> str:  # the hub's reader, or this socket's request's client
         return index_fragments(reader or client())
 
     _follow(ws, EVERY_RUN, _after(), realtime().last_all_id, render)
+
+
+# The socket routes' own hooks (flask-sock's blueprint): the limits, read when it is registered.
+sock.bp.record_once(_configure)
+sock.bp.before_request(_take_slot)
+sock.bp.teardown_request(_give_back_slot)
