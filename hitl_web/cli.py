@@ -27,7 +27,10 @@ class CommandError(Exception):
 def _client() -> Client:
     settings = Settings.from_env()
     if not settings.redis_url:
-        raise CommandError("REDIS_URL is not set (`hitl-web dev` prints it when it starts)")
+        raise CommandError(
+            "REDIS_URL is not set (`hitl-web dev` prints it when it starts, its password masked: "
+            "the password is in var/redis/password)"
+        )
     return Client(connect(settings.redis_url), settings)
 
 
