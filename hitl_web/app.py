@@ -14,7 +14,7 @@ from .config import Settings
 from .realtime import Realtime, StreamSettings
 from .realtime.hub import Hub
 from .redis import connect
-from .web import api, limits, outages, pages, security, sockets
+from .web import api, headers, limits, outages, pages, security, sockets
 from .web.auth import Approvers, SignIns, parse_api_tokens
 from .web.fragments import printable, push_context
 from .web.settings import check_secret_key, web_settings
@@ -32,7 +32,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.session_interface = security.SessionInterface()
     app.config.from_mapping(
         MAX_CONTENT_LENGTH=1024 * 1024,
-        SOCK_SERVER_OPTIONS={"ping_interval": 25},
+        SOCK_SERVER_OPTIONS={"ping_interval": 25, "max_message_size": sockets.MAX_MESSAGE_BYTES},
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_HTTPONLY=True,
         **web_settings(),
@@ -74,6 +74,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     sockets.sock.init_app(app)
+    headers.init_headers(app)
     outages.init_app(app)
     app.before_request(sockets.refuse_foreign_sockets)
     app.jinja_env.finalize = printable  # before any template compiles: the generated code calls it
