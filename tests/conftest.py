@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 import uuid
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 import redis
 from flask import Flask
+from flask.testing import FlaskClient
 
 from hitl_web import create_app
 from hitl_web.config import Settings
@@ -20,7 +22,23 @@ from hitl_web.stack import ROOT, TEST_SECRET, WebServer, Workers, process_env
 from hitl_web.workflow import Client, Run, RunStatus
 
 worker_env = process_env  # the environment of a test's worker and web processes
-__all__ = ["ROOT", "TEST_SECRET", "WebServer", "Workers", "worker_env"]
+__all__ = ["PASSWORD", "ROOT", "TEST_SECRET", "WebServer", "Workers", "csrf", "signed_in", "worker_env"]
+PASSWORD = "correct horse battery"  # every test approver's
+
+
+def csrf(http: FlaskClient, path: str = "/") -> str:
+    """The CSRF token of ``http``'s session, read from the page at ``path``."""
+    page = http.get(path).get_data(as_text=True)
+    return re.search(r'"X-CSRF-Token": "([^"]+)"', page).group(1)  # type: ignore[union-attr]
+
+
+def signed_in(app: Flask, name: str | None) -> FlaskClient:
+    """A browser-like test client, signed in as the approver ``name`` (None: a visitor)."""
+    http = app.test_client()
+    if name is not None:
+        resp = http.post("/login", data={"name": name, "password": PASSWORD, "csrf_token": csrf(http, "/login")})
+        assert resp.status_code == 303
+    return http
 TEST_MODULES = ("hitl_web.workflows", "tests.flows")
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,9 +13,8 @@ from hitl_web import create_app
 from hitl_web.config import Settings
 from hitl_web.web.auth import Approvers
 from hitl_web.workflow import Client, RunStatus
-from tests.conftest import ROOT, TEST_SECRET, Workers, wait_for_status, worker_env
+from tests.conftest import PASSWORD, ROOT, TEST_SECRET, Workers, csrf, signed_in, wait_for_status, worker_env
 
-PASSWORD = "correct horse battery"
 TOKENS = {"ci-bot": "ci-bot-token-0123456789abcdef", "mallory": "mallory-token-0123456789abcdef"}
 
 
@@ -28,19 +26,6 @@ def production(settings: Settings, client: Client) -> Flask:
     for name in ("alice", "bob"):
         Approvers(client.store.redis, settings.key_prefix).add(name, PASSWORD)
     return app
-
-
-def csrf(http: FlaskClient, path: str = "/") -> str:
-    page = http.get(path).get_data(as_text=True)
-    return re.search(r'"X-CSRF-Token": "([^"]+)"', page).group(1)  # type: ignore[union-attr]
-
-
-def signed_in(app: Flask, name: str | None) -> FlaskClient:
-    http = app.test_client()
-    if name is not None:
-        resp = http.post("/login", data={"name": name, "password": PASSWORD, "csrf_token": csrf(http, "/login")})
-        assert resp.status_code == 303
-    return http
 
 
 def start(http: FlaskClient, workflow: str) -> tuple[int, str]:

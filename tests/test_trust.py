@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import threading
 from typing import Any
 
@@ -18,9 +17,8 @@ from hitl_web import create_app
 from hitl_web.config import Settings
 from hitl_web.web.auth import Approvers
 from hitl_web.workflow import Client, RunStatus
-from tests.conftest import TEST_SECRET, Workers, wait_for_status, wait_until
+from tests.conftest import PASSWORD, TEST_SECRET, Workers, csrf, signed_in, wait_for_status, wait_until
 
-PASSWORD = "correct horse battery"
 TOKEN = "ci-token-0123456789abcdef"
 
 
@@ -40,19 +38,6 @@ def prod(settings: Settings, client: Client) -> Flask:
     for name in ("alice", "bob", "carol"):
         approvers.add(name, PASSWORD)
     return app
-
-
-def csrf(http: FlaskClient, path: str = "/") -> str:
-    page = http.get(path).get_data(as_text=True)
-    return re.search(r'"X-CSRF-Token": "([^"]+)"', page).group(1)  # type: ignore[union-attr]
-
-
-def signed_in(app: Flask, name: str | None) -> FlaskClient:
-    http = app.test_client()
-    if name is not None:
-        resp = http.post("/login", data={"name": name, "password": PASSWORD, "csrf_token": csrf(http, "/login")})
-        assert resp.status_code == 303
-    return http
 
 
 def start_guarded(http: FlaskClient, client: Client) -> str:
