@@ -12,7 +12,15 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 SETTLE_SECONDS = 3.0
-SCRIPTS = ["notify_resume", "emit_browser", "open_sockets", "waiting_capacity", "throughput", "timeout_precision"]
+SCRIPTS = [
+    "notify_resume",
+    "emit_browser",
+    "open_sockets",
+    "waiting_capacity",
+    "throughput",
+    "timeout_precision",
+    "index_scale",
+]
 
 
 def run(script: str) -> dict[str, Any]:
@@ -42,6 +50,13 @@ def measured(r: dict[str, Any]) -> str:
         return f"{r['waiting']:,} waiting, {r['bytes_per_waiting_run']:,} B each, {r['lost']} lost"
     if figure == "throughput":
         return f"{r['runs_per_s']} runs/s"
+    if figure == "index scale":
+        low, high = r["sizes"][str(r["smallest"])], r["sizes"][str(r["largest"])]
+        page, push = "get_index_ms", "index_push_ms"
+        return (
+            f"GET / p50 {low[page]['p50']} ms at {r['smallest']:,} runs, {high[page]['p50']} ms at {r['largest']:,}; "
+            f"index push p50 {low[push]['p50']} -> {high[push]['p50']} ms"
+        )
     return f"p50 {r['p50']} ms, p99 {r['p99']} ms"
 
 
@@ -54,6 +69,8 @@ def baseline(r: dict[str, Any]) -> tuple[str, str]:
         b = r["baseline"]
         waiting = f"{b['waiting_at_once']} waiting of {b['jobs']:,} blocked RQ jobs (one per worker)"
         return waiting, f"{r['ratio']:,}x more"
+    if r["figure"] == "index scale":
+        return "", f"{r['get_index_p50_ratio']}x / {r['index_push_p50_ratio']}x of the smallest"
     return "", ""
 
 

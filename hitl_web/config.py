@@ -23,6 +23,9 @@ class Settings:
     # Each run's event list keeps this many events, and expires this long after the run finishes.
     stream_max_len: int = 1000
     stream_ttl: int = 7 * 24 * 3600
+    # Decisions kept for a run that has not reached their wait yet (lookback), by event id: the
+    # oldest is dropped beyond this many (at least 1): notifies with ever new event ids cannot grow a run.
+    lookback_max: int = 16
     # Modules whose import registers workflows, comma-separated.
     workflow_modules: tuple[str, ...] = field(default=("hitl_web.workflows",))
 

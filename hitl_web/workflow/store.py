@@ -1,4 +1,4 @@
-"""The run store: every Redis key of the engine, and the Lua scripts that change them atomically."""
+"""The run store: every Redis key of the engine, and the Lua scripts that change them atomically (reads: queries.py)."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from typing import Any
 import redis
 
 from ..config import Settings
-from .errors import RunNotFound
-from .models import Refusal, Resolution, Run, RunStatus, Step, StepStatus, Waiter, dumps
+from .models import Refusal, Resolution, RunStatus, Step, Waiter, dumps
+from .queries import RunQueries, _text
+from .queries import apply_resolution as apply_resolution
 
-MANY = "*"  # in the waiters hash: several runs wait on this event id (never a run id)
 SCRIPTS = (
     "trigger",
     "claim",
@@ -31,14 +31,12 @@ SCRIPTS = (
     "finish",
     "cancel",
     "read",
+    "page",
     "take_moved",
 )
-
-
-def _text(value: bytes | str | None) -> str:
-    if value is None:
-        return ""
-    return value.decode() if isinstance(value, bytes) else value
+# The scripts that change a run's status, or read a page of runs, keep or read the indexes: only
+# they get ``_indexes.lua`` (every line of a script's preamble runs on each call).
+INDEXED = {"trigger", "wait", "resolve", "sweep", "finish", "cancel", "page"}
 
 
 def stamp(t: float | None = None) -> str:
@@ -83,8 +81,11 @@ class Claim:
     steps: list[Step]
 
 
-class RunStore:
-    """Owns the ``<prefix>:*`` keys: runs, steps, waiters, lookback notifies and the due set."""
+class RunStore(RunQueries):
+    """Owns the ``<prefix>:*`` keys: runs, steps, waiters, lookback notifies, the due set and the indexes.
+
+    Its writes are here; its reads (``RunQueries``) in ``queries.py``.
+    """
 
     def __init__(self, connection: redis.Redis, settings: Settings, queue_keys: tuple[str, str]) -> None:
         self.redis = connection
@@ -100,40 +101,16 @@ class RunStore:
         # worker to execute next. Off by default: nobody else would execute what was claimed.
         self.hands_off = False
         self.handed: tuple[str, str, Claim] | None = None
+        scripts = resources.files(__package__).joinpath("scripts")
         preamble = resources.files("hitl_web.realtime").joinpath("store_events.lua").read_text()
-        preamble += resources.files(__package__).joinpath("scripts/_keys.lua").read_text()
+        preamble += scripts.joinpath("_keys.lua").read_text()
+        indexes = scripts.joinpath("_indexes.lua").read_text()
         self._scripts = {
             name: connection.register_script(
-                preamble + resources.files(__package__).joinpath(f"scripts/{name}.lua").read_text()
+                preamble + (indexes if name in INDEXED else "") + scripts.joinpath(f"{name}.lua").read_text()
             )
             for name in SCRIPTS
         }
-
-    # -- keys -------------------------------------------------------------------------------
-    def run_key(self, run_id: str) -> str:
-        """Hash of one run's fields."""
-        return f"{self.prefix}:run:{run_id}"
-
-    def steps_key(self, run_id: str) -> str:
-        """List of one run's step records, in execution order."""
-        return f"{self.prefix}:steps:{run_id}"
-
-    @property
-    def waiters_key(self) -> str:
-        """Hash of event id -> the run waiting on it, or ``MANY`` (see ``many_waiters_key``)."""
-        return f"{self.prefix}:waiters"
-
-    def many_waiters_key(self, event_id: str) -> str:
-        """Hash whose fields are the runs waiting on ``event_id``, when there are several."""
-        return f"{self.prefix}:waiters:{event_id}"
-
-    @property
-    def index_key(self) -> str:
-        """Sorted set of every run id by creation time."""
-        return f"{self.prefix}:runs"
-
-    def _call(self, name: str, *args: Any) -> Any:
-        return self._scripts[name](args=[self.prefix, *args])
 
     def _call_riding(self, name: str, *args: Any) -> Any:
         """``_call`` with the events waiting to ride along (the script's arguments end with them)."""
@@ -253,6 +230,7 @@ class RunStore:
             *self.queue_keys,
             uuid.uuid4().hex[:8],
             principal,
+            max(self.settings.lookback_max, 1),
         )
         waiters, refused = [], []
         for rid, raw, outcome in zip(reply[1::3], reply[2::3], reply[3::3], strict=True):
@@ -264,10 +242,14 @@ class RunStore:
         return Resolution(waiters, refused, bool(reply[0]))
 
     def sweep(self, limit: int = 500) -> list[tuple[str, str, str]]:
-        """Act on everything due now; ``(run id, why, last wake-up nonce)`` for each run that may need a job."""
+        """Act on everything due now; ``(run id, why, last wake-up nonce)`` for each run that may need a job.
+
+        The same script takes finished runs whose keys expired off the indexes (``_indexes.lua``).
+        """
         now = time.time()
         timeout = dumps({"event_data": None, "timeout": True, "at": now})
-        reply = self._call("sweep", repr(now), self._lease_deadline(now), limit, timeout)
+        ttl = self.settings.finished_run_ttl
+        reply = self._call("sweep", repr(now), self._lease_deadline(now), limit, timeout, ttl)
         return [(_text(r), _text(k), _text(j)) for r, k, j in zip(reply[0::3], reply[1::3], reply[2::3], strict=True)]
 
     def renew(self, run_id: str, token: str) -> bool:
@@ -294,105 +276,6 @@ class RunStore:
     def cancel(self, run_id: str) -> str:
         """Cancel a running or waiting run; returns the status it had (``missing`` when unknown)."""
         return _text(self._call("cancel", run_id, stamp(), self.settings.finished_run_ttl))
-
-    # -- reads ------------------------------------------------------------------------------
-    def get_waiters(self, event_id: str) -> list[Waiter]:
-        """Runs waiting on ``event_id`` now."""
-        only = _text(self.redis.hget(self.waiters_key, event_id))
-        if not only:
-            return []
-        ids = [only]
-        if only == MANY:
-            fields: Any = self.redis.hkeys(self.many_waiters_key(event_id))
-            ids = sorted(_text(i) for i in fields)
-        with self.redis.pipeline(transaction=False) as pipe:
-            for rid in ids:
-                pipe.hmget(self.run_key(rid), "status", "wait_index")
-            places = pipe.execute()
-        waiting = [
-            (rid, int(index)) for rid, (status, index) in zip(ids, places, strict=True) if _text(status) == "waiting"
-        ]
-        with self.redis.pipeline(transaction=False) as pipe:
-            for rid, index in waiting:
-                pipe.lindex(self.steps_key(rid), index)
-            records = pipe.execute()
-        out = []
-        for (rid, _), raw in zip(waiting, records, strict=True):
-            step = Step.from_json(raw) if raw else None
-            if step is not None and step.event_id == event_id:  # its waiting step holds the event id
-                out.append(Waiter(rid, event_id, step.name, step.deadline or 0.0))
-        return out
-
-    def get_run(self, run_id: str) -> Run:
-        """The run with its steps and open waits, or ``RunNotFound``."""
-        flat, raw_steps = self._call("read", run_id)
-        if not flat:
-            raise RunNotFound(f"no run {run_id!r}")
-        fields = {_text(k): _text(v) for k, v in zip(flat[0::2], flat[1::2], strict=True)}
-        return self._build_run(run_id, fields, raw_steps)
-
-    def _build_run(self, run_id: str, f: dict[str, str], raw_steps: list[bytes]) -> Run:
-        steps = [Step.from_json(raw) for raw in raw_steps]
-        status = RunStatus(f["status"])
-        # A wait resolved by notify or timeout shows as such before its run picks the resolution up.
-        if f.get("resolution") and f.get("wait_index"):
-            index = int(f["wait_index"])
-            if index < len(steps):
-                apply_resolution(steps[index], json.loads(f["resolution"]))
-        waits = []
-        if status is RunStatus.WAITING and f.get("wait_index"):
-            step = steps[int(f["wait_index"])]
-            waits.append(Waiter(run_id, step.event_id or "", step.name, step.deadline or 0.0))
-        return Run(
-            run_id=run_id,
-            workflow=f["workflow"],
-            status=status,
-            payload=json.loads(f["payload"]),
-            created_at=float(f["created"]),
-            updated_at=float(f["updated"]),
-            finished_at=float(f["finished"]) if f.get("finished") else None,
-            steps=steps,
-            waits=waits,
-            result=json.loads(f["result"]) if f.get("result") else None,
-            error=f.get("error") or None,
-            triggered_by=f.get("by") or None,
-        )
-
-    def list_runs(self, status: RunStatus | None = None, limit: int = 50, offset: int = 0) -> list[Run]:
-        """Runs newest first, optionally only those with ``status``."""
-        out: list[Run] = []
-        skipped = 0
-        start, batch = 0, max(limit * 2, 100)
-        while len(out) < limit:
-            raw_ids: list[bytes] = self.redis.zrevrange(self.index_key, start, start + batch - 1)  # type: ignore[assignment]
-            ids = [_text(i) for i in raw_ids]
-            if not ids:
-                break
-            start += batch
-            with self.redis.pipeline(transaction=False) as pipe:
-                for rid in ids:
-                    pipe.hgetall(self.run_key(rid))
-                    pipe.lrange(self.steps_key(rid), 0, -1)
-                replies = pipe.execute()
-            expired = []
-            for rid, fields, raw_steps in zip(ids, replies[0::2], replies[1::2], strict=True):
-                if not fields:
-                    expired.append(rid)
-                    continue
-                f = {_text(k): _text(v) for k, v in fields.items()}
-                if status is not None and f["status"] != status.value:
-                    continue
-                if skipped < offset:
-                    skipped += 1
-                    continue
-                out.append(self._build_run(rid, f, raw_steps))
-                if len(out) == limit:
-                    break
-            if expired:
-                # Finished runs expire with their TTL; drop them from the index as we meet them.
-                self.redis.zrem(self.index_key, *expired)
-                start -= len(expired)
-        return out
 
 
 def new_token() -> str:
@@ -433,16 +316,3 @@ def _waiter(run_id: str, event_id: str, record: bytes | str | None) -> Waiter:
     """A waiter from its run's waiting step record."""
     step = Step.from_json(record) if record else None
     return Waiter(run_id, event_id, step.name if step else "", (step.deadline or 0.0) if step else 0.0)
-
-
-def apply_resolution(step: Step, resolution: dict[str, Any]) -> None:
-    """Turn a waiting step into its resolved form (notified or timed out)."""
-    step.status = StepStatus.COMPLETED
-    step.finished_at = resolution.get("at")
-    step.result = {"event_data": resolution.get("event_data"), "timeout": bool(resolution.get("timeout"))}
-    receipt = resolution.get("receipt")
-    if isinstance(receipt, dict) and not receipt.get("prompt_sha256"):
-        # The prompt a decision answered is the wait it resolved: every entry point's receipt (form,
-        # API, CLI, a lookback decision) gets the same fingerprint, with no read before the notify.
-        receipt = {**receipt, "prompt_sha256": step.prompt_sha256()}
-    step.receipt = receipt

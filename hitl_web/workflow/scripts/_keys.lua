@@ -1,12 +1,17 @@
 -- Shared by every script: ARGV[1] is the key prefix. Keys are derived here (one standalone Redis).
 local P = ARGV[1]
+-- Running runs by their lease's end or a parked run's wake-up; a waiting run's deadline is its score
+-- in <p>:runs:waiting instead (_indexes.lua).
 local DUE = P .. ':due'
 local INDEX = P .. ':runs'
 local function run_key(id) return P .. ':run:' .. id end
 local function steps_key(id) return P .. ':steps:' .. id end
 -- The run's realtime events (realtime.Realtime.events_key): they expire with the run.
 local function events_key(id) return P .. ':rt:' .. id end
+-- Lookback: decisions kept for a run that has not reached their wait yet, by event id, and the
+-- order they came in (oldest first). Both go when the run finishes or is cancelled.
 local function lookback_key(id) return P .. ':lookback:' .. id end
+local function lookback_order_key(id) return P .. ':lookback:' .. id .. ':order' end
 -- Who waits on an event id: one hash for every event id, holding the run id of its only waiter, or
 -- MANY when several runs wait on it, and then they are the fields of the event id's own hash. One
 -- waiter (the usual case: an event id per run) costs a hash field, not a key.
@@ -82,6 +87,31 @@ local function too_late(id, status, event_id)
     if step['e'] == event_id and step['s'] == 'completed' then return 'decided' end
   end
   return nil
+end
+-- Keep ``resolution`` for the run ``id`` until it waits on ``event_id``, at most ``max`` event ids:
+-- beyond that the oldest is dropped, and counted in the run's 'lookback_dropped' (a run notified with
+-- ever new event ids, and never waiting on them, stays small).
+local function keep_lookback(id, event_id, resolution, max)
+  local lk, ok = lookback_key(id), lookback_order_key(id)
+  if redis.call('HSET', lk, event_id, resolution) == 0 then
+    redis.call('LREM', ok, 1, event_id)  -- notified again: the newest now
+  end
+  local n = redis.call('RPUSH', ok, event_id)
+  while n > max do
+    redis.call('HDEL', lk, redis.call('LPOP', ok))
+    redis.call('HINCRBY', run_key(id), 'lookback_dropped', 1)
+    n = n - 1
+  end
+end
+-- The decision kept for the run ``id`` on ``event_id`` (nil when none), no longer kept.
+local function take_lookback(id, event_id)
+  local lk = lookback_key(id)
+  local early = redis.call('HGET', lk, event_id)
+  if early then
+    redis.call('HDEL', lk, event_id)
+    redis.call('LREM', lookback_order_key(id), 1, event_id)
+  end
+  return early
 end
 -- Queue a wake-up call for the run (runner.wake_up_id: "hitlrun_<nonce>_<run id>") on the RQ queue,
 -- in the same script that makes it due: a trigger or a notify is one round trip.

@@ -6,9 +6,10 @@ if not f[1] then return 'missing' end
 if f[1] ~= 'running' and f[1] ~= 'waiting' then return f[1] end
 if f[1] == 'waiting' then remove_waiter(waiting_on(id, f[2]), id) end
 redis.call('HSET', rk, 'status', 'cancelled', 'finished', now, 'updated', now)
+move_status(id, f[1], 'cancelled', now)
 redis.call('HDEL', rk, 'owner', 'due', 'job', 'resolution', 'wait_index')
 redis.call('ZREM', DUE, id)
-redis.call('DEL', lookback_key(id))
+redis.call('DEL', lookback_key(id), lookback_order_key(id))
 local ttl = tonumber(ARGV[4])
 if ttl > 0 then
   redis.call('EXPIRE', rk, ttl)

@@ -10,9 +10,10 @@ local err = put_records(id, rk, ARGV[4], ARGV[5])
 if err then return err end
 redis.call('HSET', rk, 'status', ARGV[6], ARGV[7], ARGV[8],
   'finished', ARGV[9], 'updated', ARGV[9])
+move_status(id, 'running', ARGV[6], ARGV[9])
 redis.call('HDEL', rk, 'owner', 'due', 'job', 'resolution', 'wait_index')
 redis.call('ZREM', DUE, id)
-redis.call('DEL', lookback_key(id))
+redis.call('DEL', lookback_key(id), lookback_order_key(id))
 local ttl = tonumber(ARGV[10])
 if ttl > 0 then
   redis.call('EXPIRE', rk, ttl)

@@ -1,13 +1,14 @@
 -- ARGV: prefix, event id, resolution json, run id ('' for every waiter), now, lease deadline,
 --       '1' to keep the resolution for the run when it is not waiting yet, queue key, queues set key,
 --       wake-up nonce stem (8 hex: each resolved run's nonce adds 4 hex of its own), principal ('' for
---       a plain notify: no decision policy)
+--       a plain notify: no decision policy), lookback bound (event ids kept per run, see keep_lookback)
 -- Notify: every run waiting on the event id (or just the given run) takes the resolution and is due
 -- to run again, its wake-up call queued, unless the decision policy refuses the principal (see
 -- refusal): then nothing changes for that run. With a run id and no wait yet, the resolution is kept
 -- for that run (lookback), unless a decision comes too late for it.
 -- Returns {kept, run id, its waiting step's record, outcome ('' resolved, else a models.Refusal), ...}.
 local event_id, resolution, only, now, principal = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[11]
+local lookback_max = tonumber(ARGV[12])
 local ids = only ~= '' and {only} or waiters_of(event_id)
 local out = {0}
 local woken = 0
@@ -26,6 +27,7 @@ for _, id in ipairs(ids) do
       remove_waiter(event_id, id)
       redis.call('HSET', rk, 'status', 'running', 'resolution', resolution, 'due', 'lease', 'owner', '',
         'updated', now)
+      move_status(id, 'waiting', 'running', now)
       redis.call('ZADD', DUE, ARGV[6], id)
       wake(ARGV[8], ARGV[9], ARGV[10] .. string.format('%04x', woken % 65536), id)
       woken = woken + 1
@@ -42,7 +44,7 @@ for _, id in ipairs(ids) do
       table.insert(out, '')
       table.insert(out, late)
     elseif ARGV[7] == '1' and (f[1] == 'running' or f[1] == 'waiting') then
-      redis.call('HSET', lookback_key(id), event_id, resolution)
+      keep_lookback(id, event_id, resolution, lookback_max)
       out[1] = 1
     end
   end

@@ -11,11 +11,9 @@ local rk = run_key(id)
 if not owns(rk, ARGV[3]) then return {'lost'} end
 local err = put_records(id, rk, ARGV[4], ARGV[5])
 if err then return err end
-local lk = lookback_key(id)
-local early = redis.call('HGET', lk, event_id)
+local early = take_lookback(id, event_id)
 local refused
 if early then
-  redis.call('HDEL', lk, event_id)
   local receipt = cjson.decode(early)['receipt']
   local principal = type(receipt) == 'table' and type(receipt['by']) == 'string' and receipt['by'] or nil
   local record = redis.call('LINDEX', steps_key(id), tonumber(index))
@@ -31,5 +29,7 @@ add_waiter(event_id, id)
 -- fields fewer for every waiting run.
 redis.call('HDEL', rk, 'owner', 'due', 'job')
 redis.call('HSET', rk, 'status', 'waiting', 'wait_index', index, 'updated', now)
-redis.call('ZADD', DUE, ARGV[8], id)
+-- Its deadline is its score among the waiting runs (the sweep fires timeouts from there): no DUE entry.
+move_status(id, 'running', 'waiting', ARGV[8])
+redis.call('ZREM', DUE, id)
 return hand_off(10, now, refused or {'waiting'})
