@@ -197,6 +197,15 @@ def restricted_flow(context: WorkflowContext) -> str:
     return context.run("only", lambda: "started")
 
 
+@workflow("twice")
+def twice_flow(context: WorkflowContext) -> list[Any]:
+    """Two waits on one event id, one after the other (a form for the first must not decide the second)."""
+    event = f"again-{context.workflow_run_id}"
+    first = context.wait_for_event("first", event, timeout="1h", message="Refund $10?")
+    second = context.wait_for_event("second", event, timeout="1h", message="Refund $10,000?")
+    return [first.event_data, second.event_data]
+
+
 @workflow("guarded", separation_of_duties=True)
 def guarded_flow(context: WorkflowContext) -> dict[str, Any]:
     """An approval only alice or bob may decide, and never the person who started the run."""

@@ -16,7 +16,7 @@ from hitl_web import create_app
 from hitl_web.config import Settings
 from hitl_web.realtime import Realtime
 from hitl_web.workflow import Client, RunStatus
-from tests.conftest import ROOT, TEST_SECRET, Workers, wait_for_status, wait_until, worker_env
+from tests.conftest import ROOT, TEST_SECRET, Workers, csrf, wait_for_status, wait_until, worker_env
 
 TOKENS = {name: f"{name}-token-0123456789abcdef" for name in ("alice", "bob", "mallory")}
 
@@ -138,3 +138,32 @@ def test_a_plain_notify_without_a_principal_is_not_held_to_the_policy(workers: W
     wait_for_status(client, run_id, RunStatus.WAITING)
     assert len(client.notify(f"sign-off-{run_id}", {"approved": True})) == 1  # library code, as in Upstash
     assert wait_for_status(client, run_id, RunStatus.COMPLETED).steps[0].receipt is None
+
+
+def test_a_decision_right_after_another_is_refused_not_kept(prod: Flask, workers: Workers, client: Client) -> None:
+    (worker,) = workers.start(1)
+    http = prod.test_client()
+    run_id = client.trigger("guarded", triggered_by="carol")
+    wait_for_status(client, run_id, RunStatus.WAITING)
+    workers.stop_all()  # the run stays resolved but not yet resumed: its step record still says waiting
+    body = {"eventId": f"sign-off-{run_id}", "eventData": {"approved": True}, "workflowRunId": run_id}
+    assert api(http, "bob", "notify", body).status_code == 200
+    resp = api(http, "alice", "notify", {**body, "eventData": {"approved": False}})
+    assert resp.status_code == 409 and resp.get_json()["error"].startswith("Already decided by bob at ")
+    assert not client.store.redis.exists(f"{client.settings.key_prefix}:lookback:{run_id}")
+    assert worker.poll() is not None
+
+
+def test_a_form_for_a_finished_wait_never_decides_a_later_one(app: Flask, workers: Workers, client: Client) -> None:
+    workers.start(1)
+    run_id = client.trigger("twice")
+    wait_for_status(client, run_id, RunStatus.WAITING)
+    assert client.notify(f"again-{run_id}", "first")
+    wait_until(lambda: client.get_run(run_id).status is RunStatus.WAITING and len(client.get_run(run_id).steps) == 2)
+    http = app.test_client()
+    token = csrf(http, f"/runs/{run_id}")
+    resp = http.post(f"/runs/{run_id}/approvals/0", data={"decision": "approve", "csrf_token": token})
+    assert resp.status_code == 303
+    run = client.get_run(run_id)
+    assert run.status is RunStatus.WAITING and run.steps[1].result is None  # "Refund $10,000?" still open
+    assert "Already decided" in http.get(f"/runs/{run_id}").get_data(as_text=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ..workflow import Client, Run, RunNotFound, StepStatus, StepType
+from ..workflow import Client, Run, RunNotFound, StepStatus, StepType, UnknownWorkflow, get_workflow
 from ..workflow.models import Refusal, Waiter
 
 # HTTP-style statuses, shared by the pages, the API and the CLI's exit code.
@@ -146,6 +146,14 @@ def decide(
     return decisions
 
 
+def _separated(workflow: str) -> bool:
+    """Whether ``workflow`` keeps its starter from deciding (strict when it is not registered here)."""
+    try:
+        return get_workflow(workflow).separation_of_duties
+    except UnknownWorkflow:
+        return True
+
+
 def decide_step(
     client: Client, decider: Decider, run_id: str, index: int, event_data: Any, *, comment: str, open_mode: bool
 ) -> Decision:
@@ -156,7 +164,16 @@ def decide_step(
         return Decision(False, NOT_FOUND, "This run does not exist.", run_id, index)
     if not 0 <= index < len(run.steps) or run.steps[index].type is not StepType.WAIT:
         return Decision(False, NOT_FOUND, "There is no approval at this step.", run_id, index)
-    event_id = run.steps[index].event_id or ""
+    step = run.steps[index]
+    if step.status is not StepStatus.WAITING:
+        # This form's wait is over: never let it decide a later wait on the same event id instead.
+        reason = Refusal.DECIDED if step.status is StepStatus.COMPLETED else Refusal.CLOSED
+        return Decision(False, CONFLICT, refusal_message(reason, run, index), run_id, index, reason)
+    if step.separation_of_duties is None and _separated(run.workflow) and run.triggered_by == decider.name:
+        # A wait registered before its record carried the flag (key "o"): the registry says.
+        reason = Refusal.OWN_RUN
+        return Decision(False, FORBIDDEN, refusal_message(reason, run, index), run_id, index, reason)
+    event_id = step.event_id or ""
     (decision,) = decide(
         client, decider, event_id, event_data, run_id=run_id, comment=comment, open_mode=open_mode, lookback=False
     )

@@ -63,15 +63,14 @@ def login() -> Response | tuple[str, int] | tuple[str, int, dict[str, str]]:
     name = (request.form.get("name") or "")[:64]
     address = request.remote_addr or ""
     limits: SignInLimits = current_app.extensions["hitl_signin_limits"]
-    wait = limits.retry_after(name, address)
+    wait = limits.attempt(name, address)
     if wait:
         error = f"Too many wrong passwords: try again in {wait} s."
         page = render_template("login.html", next=request.form.get("next", "/"), error=error)
         return page, 429, {"Retry-After": str(wait)}
     if not approvers().check(name, request.form.get("password") or ""):
-        limits.failed(name, address)
         return render_template("login.html", next=request.form.get("next", "/"), error="Wrong name or password."), 401
-    limits.succeeded(name)
+    limits.succeeded(name, address)
     sign_in(name)
     target = request.form.get("next") or "/"
     return redirect(target if target.startswith("/") and not target.startswith("//") else "/", 303)

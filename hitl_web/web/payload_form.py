@@ -23,6 +23,9 @@ Kind = Literal["text", "number", "checkbox", "select", "json"]
 # Types pydantic parses from a string in lax mode: a one-line input, typed for the browser where it has a picker.
 TEXT_INPUTS: dict[Any, str] = {str: "text", UUID: "text", date: "date", datetime: "datetime-local", time: "time"}
 
+# A JSON field holds what the API would take as a payload (64 KB), and the parser never nests past it.
+MAX_JSON_CHARS = 64 * 1024
+
 
 @dataclass(frozen=True)
 class FieldSpec:
@@ -183,10 +186,15 @@ def parse_submission(model: type[pydantic.BaseModel], form: Mapping[str, str]) -
         elif spec.kind == "select":
             data[spec.key] = next((value for shown, _, value in spec.choices if shown == raw), raw)
         elif spec.kind == "json":
+            if len(raw) > MAX_JSON_CHARS:
+                errors[spec.key] = f"Too long: at most {MAX_JSON_CHARS // 1024} KB of JSON."
+                continue
             try:
                 data[spec.key] = json.loads(raw)
             except json.JSONDecodeError as exc:
                 errors[spec.key] = f"Invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+            except RecursionError:  # "[[[[..." deeper than Python's parser goes
+                errors[spec.key] = "Invalid JSON: nested too deeply."
         else:
             data[spec.key] = raw  # lax mode turns "12.5" into 12.5, and says why it cannot
     try:

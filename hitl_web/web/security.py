@@ -120,15 +120,20 @@ def same_origin() -> bool:
         return True  # not a browser, or a same-origin request that omits it
     if origin in current_app.config["ALLOWED_ORIGINS"]:
         return True
-    sent = urlsplit(origin)
+    try:
+        sent = urlsplit(origin)
+        host_port = urlsplit(f"//{request.host}").port
+    except ValueError:
+        return False  # an Origin (or Host) that does not parse is no origin of ours
     forwarded = request.headers.get("X-Forwarded-Proto")
     scheme = (forwarded or request.scheme).split(",")[0].strip()
-    host = request.host
-    if not forwarded and urlsplit(f"//{host}").port is None:
-        # Some clients (not browsers) leave the port out of Host: this server's own port is the one.
-        host = f"{host}:{request.environ.get('SERVER_PORT', '')}"
-    theirs, ours = _origin(sent.scheme, sent.netloc), _origin(scheme, host)
-    return theirs is not None and theirs == ours
+    ours = {_origin(scheme, request.host)}
+    if host_port is None and not forwarded:
+        # A Host without a port means the scheme's default one (a browser always names any other),
+        # or, from a client that leaves it out, the port this server listens on.
+        ours.add(_origin(scheme, f"{request.host}:{request.environ.get('SERVER_PORT', '')}"))
+    theirs = _origin(sent.scheme, sent.netloc)
+    return theirs is not None and theirs in ours
 
 
 class SessionInterface(SecureCookieSessionInterface):

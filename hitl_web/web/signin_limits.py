@@ -34,16 +34,15 @@ class SignInLimits:
         base = f"{self.prefix}:signin-limit:{kind}:{who}"
         return f"{base}:failures", f"{base}:wait"
 
-    def retry_after(self, name: str, address: str) -> int:
-        """Seconds until this account and address may try again; 0 when they may now."""
-        with self.redis.pipeline(transaction=False) as pipe:
-            pipe.pttl(self._keys("account", name)[1])
-            pipe.pttl(self._keys("address", address)[1])
-            waits = pipe.execute()
-        return max((math.ceil(ms / 1000) for ms in waits if ms > 0), default=0)
+    def attempt(self, name: str, address: str) -> int:
+        """Count a sign-in attempt before its password is checked; seconds to wait instead, or 0 to go on.
 
-    def failed(self, name: str, address: str) -> None:
-        """Count a wrong password; past the free tries, each failure waits twice as long as the last."""
+        Counted first, in one round trip each, so parallel attempts cannot all pass a check made
+        before any of them failed; a right password then takes its count back (``succeeded``).
+        """
+        wait = self._waiting(name, address)
+        if wait:
+            return wait
         for kind, who in (("account", name), ("address", address)):
             failures_key, wait_key = self._keys(kind, who)
             with self.redis.pipeline(transaction=True) as pipe:
@@ -52,8 +51,22 @@ class SignInLimits:
                 failures = int(pipe.execute()[0])
             over = failures - self.free[kind]
             if over > 0:
-                self.redis.set(wait_key, 1, ex=min(self.longest_wait, 2 ** (over - 1)))
+                # Past the free tries, one attempt per wait, each wait twice as long as the last: the
+                # attempt that sets the wait goes on; any other meanwhile (a parallel one) is refused.
+                seconds = int(min(self.longest_wait, 2 ** (over - 1)))
+                if not self.redis.set(wait_key, 1, ex=seconds, nx=True):
+                    return self._waiting(name, address) or 1
+        return 0
 
-    def succeeded(self, name: str) -> None:
-        """A right password clears the account's failures (the address keeps its own count)."""
+    def _waiting(self, name: str, address: str) -> int:
+        """Seconds until this account and address may try again; 0 when they may now."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            pipe.pttl(self._keys("account", name)[1])
+            pipe.pttl(self._keys("address", address)[1])
+            waits = pipe.execute()
+        return max((math.ceil(ms / 1000) for ms in waits if ms > 0), default=0)
+
+    def succeeded(self, name: str, address: str) -> None:
+        """A right password: the account starts afresh, and the address's count of this attempt goes back."""
         self.redis.delete(*self._keys("account", name))
+        self.redis.decr(self._keys("address", address)[0])

@@ -24,6 +24,8 @@ _OOM = "command not allowed when used memory"
 
 def outage(exc: BaseException) -> str | None:
     """The kind of Redis outage ``exc`` reports ("unreachable", "full", "read-only"), or None for any other error."""
+    if isinstance(exc, redis.AuthenticationError):
+        return None  # a wrong password is a configuration error: waiting will not fix it
     if isinstance(exc, (redis.ConnectionError, redis.TimeoutError)):
         return "unreachable"
     if isinstance(exc, OutOfMemoryError):

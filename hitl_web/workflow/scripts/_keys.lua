@@ -81,11 +81,14 @@ end
 -- Why a decision on a run that is not waiting on ``event_id`` comes too late: 'closed' (the run
 -- ended), 'decided' (a wait on it is already completed), or nil (it may still wait on it: lookback).
 local function too_late(id, status, event_id)
-  if status ~= 'running' and status ~= 'waiting' then return 'closed' end
   for _, raw in ipairs(redis.call('LRANGE', steps_key(id), 0, -1)) do
     local step = cjson.decode(raw)
     if step['e'] == event_id and step['s'] == 'completed' then return 'decided' end
   end
+  if status ~= 'running' and status ~= 'waiting' then return 'closed' end
+  -- Resolved a moment ago: its step record says waiting until the resumed execution writes it.
+  local f = redis.call('HMGET', run_key(id), 'resolution', 'wait_index')
+  if f[1] and waiting_on(id, f[2]) == event_id then return 'decided' end
   return nil
 end
 -- Keep ``resolution`` for the run ``id`` until it waits on ``event_id``, at most ``max`` event ids:
