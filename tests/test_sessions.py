@@ -266,3 +266,30 @@ def test_weak_production_settings_do_not_start(settings: Settings, monkeypatch: 
     app = create_app({"SETTINGS": settings})
     assert app.config["OPEN_MODE"] is False
     assert "Local mode" not in app.test_client().get("/login").get_data(as_text=True)
+
+
+def test_an_open_live_page_closes_once_its_sign_in_ends(settings: Settings, client: Client, tmp_path: Path) -> None:
+    import simple_websocket
+
+    Approvers(client.store.redis, settings.key_prefix).add("alice", PASSWORD)
+    env = {"HITL_ENV": "production", "HITL_REQUIRE_LOGIN_TO_VIEW": "true", "HITL_COOKIE_SECURE": "false"}
+    web = WebServer(settings, tmp_path, env).start()
+    try:
+        jar = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        page = opener.open(f"{web.url}/login", timeout=10).read().decode()
+        token = re.search(r'"X-CSRF-Token": "([^"]+)"', page).group(1)  # type: ignore[union-attr]
+        body = urllib.parse.urlencode({"name": "alice", "password": PASSWORD, "csrf_token": token}).encode()
+        opener.open(f"{web.url}/login", body, timeout=10)
+        cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
+        url = f"ws://127.0.0.1:{web.port}/ws/index?after=0-0"
+        ws = simple_websocket.Client.connect(url, headers={"Cookie": cookie})  # signed in: let through
+        assert ws.receive(timeout=1) is None and ws.connected
+        Approvers(client.store.redis, settings.key_prefix).remove("alice")  # ends her sessions everywhere
+        started = time.monotonic()
+        with pytest.raises(simple_websocket.ConnectionClosed) as closed:
+            while time.monotonic() - started < 30:
+                ws.receive(timeout=1)
+        assert closed.value.reason == 1008
+    finally:
+        web.stop()

@@ -7,6 +7,7 @@ import os
 import queue
 import re
 import threading
+import time
 from typing import Any
 
 import redis
@@ -160,6 +161,14 @@ def _follow(ws: Any, topic: str, after: str, newest: Any, render: Any) -> None:
         ws.close(reason=TRY_AGAIN, message="store unavailable")
 
 
+def _viewer_still_allowed() -> bool:
+    """When viewers must sign in: whether this socket's sign-in still stands (signed out, removed...)."""
+    if not current_app.config["REQUIRE_LOGIN_TO_VIEW"]:
+        return True
+    g.pop("session_checked", None)  # checked at the handshake: look again in Redis
+    return signed_in()
+
+
 def _push_loop(ws: Any, topic: str, after: str, newest: Any, render: Any) -> None:
     sub = hub().subscribe(topic, render)
     # Without this, a closed socket's handler (and its slot) lived until the next idle check.
@@ -170,10 +179,16 @@ def _push_loop(ws: Any, topic: str, after: str, newest: Any, render: Any) -> Non
         if newer(newest_id, after):
             ws.send(render(None))  # catch up: one render holds everything since the page was drawn
             sent = newest_id
+        recheck = time.monotonic() + IDLE_CHECK_SECONDS
         while ws.connected:
             if SHUTDOWN.is_set():
                 ws.close(reason=RESTART, message="server restarting")
                 return
+            if time.monotonic() >= recheck:
+                recheck = time.monotonic() + IDLE_CHECK_SECONDS
+                if not _viewer_still_allowed():
+                    ws.close(reason=POLICY_VIOLATION, message="signed out")
+                    return
             push: Any = sub.get(IDLE_CHECK_SECONDS)
             if push is CLOSE:
                 ws.close(reason=RESTART, message="server restarting")
