@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import random
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import redis
@@ -93,49 +95,42 @@ class SteadyWorker(SimpleWorker):
     so an outage skips it; the dequeue waits with backoff (see ``Worker.dequeue``).
     """
 
-    def _skip(self, what: str, exc: Exception) -> None:
-        if outage(exc) is None:
-            raise exc
-        log.debug("worker %s: %s skipped: Redis %s", self.name, what, describe(exc))
+    @contextmanager
+    def _skipped_while_out(self, what: str) -> Iterator[None]:
+        """Run the block; an outage skips it (logged), any other error goes on up."""
+        try:
+            yield
+        except Exception as exc:
+            if outage(exc) is None:
+                raise
+            log.debug("worker %s: %s skipped: Redis %s", self.name, what, describe(exc))
 
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
         """RQ's heartbeat; skipped while Redis is out (the sweeper's beat goes on trying)."""
-        try:
+        with self._skipped_while_out("heartbeat"):
             super().heartbeat(timeout, pipeline)
-        except Exception as exc:
-            self._skip("heartbeat", exc)
 
     def check_for_suspension(self, burst: bool) -> None:
         """RQ's ``rq suspend`` check; skipped while Redis is out."""
-        try:
+        with self._skipped_while_out("suspension check"):
             super().check_for_suspension(burst)
-        except Exception as exc:
-            self._skip("suspension check", exc)
 
     def run_maintenance_tasks(self) -> None:
         """RQ's registry cleanup; tried again on the next turn of the loop while Redis is out."""
-        try:
+        with self._skipped_while_out("maintenance"):
             super().run_maintenance_tasks()  # type: ignore[no-untyped-call]
-        except Exception as exc:
-            self._skip("maintenance", exc)
 
     def set_state(self, state: str, pipeline: Any = None) -> None:
         """RQ's state write; the state is kept in process (where stop handling reads it) while Redis is out."""
-        try:
+        with self._skipped_while_out("state write"):
             super().set_state(state, pipeline)
-        except Exception as exc:
-            self._skip("state write", exc)
 
     def set_shutdown_requested_date(self) -> None:
         """RQ's note of a warm shutdown request (written from a signal handler); skipped while Redis is out."""
-        try:
+        with self._skipped_while_out("shutdown note"):
             super().set_shutdown_requested_date()  # type: ignore[no-untyped-call]
-        except Exception as exc:
-            self._skip("shutdown note", exc)
 
     def teardown(self) -> None:
         """RQ's teardown; without Redis the worker's record is left to expire (/healthz names it stale)."""
-        try:
+        with self._skipped_while_out("teardown"):
             super().teardown()  # type: ignore[no-untyped-call]
-        except Exception as exc:
-            self._skip("teardown", exc)
