@@ -69,11 +69,10 @@ class SignIns:
         with self.redis.pipeline(transaction=False) as pipe:
             pipe.get(self._key(sid))
             pipe.hexists(approvers_key, name)
-            stored, exists = pipe.execute()
-        if stored is None or stored.decode() != name or not exists:
-            return False
-        self.redis.expire(self._key(sid), max(1, int(min(self.idle, self.absolute - age))))  # still in use
-        return True
+            # Still in use: the idle lifetime starts again (a no-op when the record is gone).
+            pipe.expire(self._key(sid), max(1, int(min(self.idle, self.absolute - age))))
+            stored, exists, _ = pipe.execute()
+        return stored is not None and stored.decode() == name and bool(exists)
 
     def end(self, sid: str, name: str) -> None:
         """Sign-out: this session stops counting everywhere."""

@@ -20,8 +20,7 @@ from ..workflow import InvalidPayload, NotAllowed, RunNotFound, UnknownWorkflow,
 from .fragments import render_fragment
 from .payload_form import StartForm, parse_submission, start_form, start_forms
 from .security import check_csrf, current_user, open_mode, sign_in, sign_out, signed_in
-from .signin_limits import SignInLimits
-from .state import approvers, client, realtime
+from .state import approvers, client, realtime, signin_limits
 from .views import approval_view, run_view
 
 bp = Blueprint("pages", __name__)
@@ -62,7 +61,7 @@ def login() -> Response | tuple[str, int] | tuple[str, int, dict[str, str]]:
     """Sign an approver in; a wrong name or password gets the same answer, and repeated ones a 429."""
     name = (request.form.get("name") or "")[:64]
     address = request.remote_addr or ""
-    limits: SignInLimits = current_app.extensions["hitl_signin_limits"]
+    limits = signin_limits()
     wait = limits.attempt(name, address)
     if wait:
         error = f"Too many wrong passwords: try again in {wait} s."

@@ -12,7 +12,7 @@ from flask import Flask, abort, current_app, g, request, session
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import URLSafeTimedSerializer
 
-from .auth import Approvers
+from . import state
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
@@ -30,7 +30,7 @@ def _checked_session() -> None:
     g.session_checked = True
     if session.get("approver") is not True:
         return
-    approvers: Approvers = current_app.extensions["hitl_approvers"]
+    approvers = state.approvers()
     name, sid, at = session.get("user"), session.get("sid"), session.get("signed_at")
     fine = isinstance(name, str) and isinstance(sid, str) and isinstance(at, int | float)
     if not fine or not approvers.sign_ins.valid(sid, name, float(at), approvers.key):  # type: ignore[arg-type]
@@ -54,7 +54,7 @@ def signed_in() -> bool:
 
 def sign_in(name: str) -> None:
     """Start an approver's session: a fresh session and CSRF token, so nothing from before carries over."""
-    approvers: Approvers = current_app.extensions["hitl_approvers"]
+    approvers = state.approvers()
     session.clear()
     session["user"] = name
     session["approver"] = True
@@ -66,7 +66,7 @@ def sign_in(name: str) -> None:
 
 def sign_out() -> None:
     """End this session here and in every web process (a copy of its cookie no longer signs in)."""
-    approvers: Approvers = current_app.extensions["hitl_approvers"]
+    approvers = state.approvers()
     sid, name = session.get("sid"), session.get("user")
     if isinstance(sid, str) and isinstance(name, str):
         approvers.sign_ins.end(sid, name)

@@ -7,6 +7,7 @@ from flask import current_app
 from ..realtime import Realtime
 from ..workflow import Client
 from .auth import Approvers
+from .signin_limits import SignInLimits
 
 
 def client() -> Client:
@@ -17,6 +18,11 @@ def client() -> Client:
 def realtime() -> Realtime:
     """The realtime channels of this app."""
     return current_app.extensions["hitl_realtime"]  # type: ignore[no-any-return]
+
+
+def signin_limits() -> SignInLimits:
+    """The sign-in throttle every web process shares."""
+    return current_app.extensions["hitl_signin_limits"]  # type: ignore[no-any-return]
 
 
 def approvers() -> Approvers:
