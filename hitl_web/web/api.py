@@ -9,6 +9,7 @@ from flask import Blueprint, current_app, g, request
 from werkzeug.exceptions import HTTPException
 
 from ..approvals import Decider, Decision, decide
+from ..approvals.decisions import KEPT
 from ..workflow import (
     InvalidEventData,
     InvalidPayload,
@@ -194,7 +195,7 @@ def notify() -> JSONResponse:
     answer: dict[str, Any] = {"success": True, "notified": notified}
     if refused:
         answer["refused"] = refused  # several runs waited on the event id; some refused this principal
-    if any(d.status == 202 for d in decisions):
+    if any(d.status == KEPT for d in decisions):
         answer["kept"] = True  # lookback: the run has not reached its wait yet
     return answer, 200
 
