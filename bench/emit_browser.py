@@ -15,8 +15,8 @@ from multiprocessing.connection import Connection
 import websockets
 
 from bench.stack import percentiles, report, stack, waiting_runs
-from hitl_web.realtime import Realtime
-from hitl_web.redis import connect
+from hitl_web.connections import connect
+from hitl_web.live import Realtime
 
 
 async def viewer(port: int, run_id: str, after: str, arrivals: list[float], ready: asyncio.Event) -> None:

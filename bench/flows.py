@@ -7,7 +7,7 @@ import time
 
 import redis
 
-from hitl_web.workflow import WorkflowContext, workflow
+from hitl_web.engine import WorkflowContext, workflow
 
 _conn: redis.Redis | None = None
 

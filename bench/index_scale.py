@@ -20,8 +20,8 @@ from typing import Any
 import websockets
 
 from bench.stack import Stack, percentiles, report, stack
-from hitl_web.realtime import Realtime
-from hitl_web.workflow.models import Step, StepStatus, StepType
+from hitl_web.engine.models import Step, StepStatus, StepType
+from hitl_web.live import Realtime
 
 SIZES = (100, 1_000, 10_000, 100_000)
 BATCH = 1_000

@@ -12,7 +12,7 @@ import time
 
 from bench.flows import baseline_job, resumed_key
 from bench.stack import Stack, percentiles, plain_rq_workers, report, stack, wait_for
-from hitl_web.workflow import RunStatus
+from hitl_web.engine import RunStatus
 
 
 def measure_ours(n: int) -> list[float]:

@@ -10,7 +10,7 @@ import urllib.request
 import websockets
 
 from bench.stack import percentiles, report, stack, waiting_runs
-from hitl_web.realtime import Realtime
+from hitl_web.live import Realtime
 
 
 async def viewer(port: int, run_id: str, after: str, got: list[int], ready: asyncio.Event, i: int) -> None:

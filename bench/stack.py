@@ -18,12 +18,13 @@ from typing import Any
 
 import redis
 
-from hitl_web.config import Settings
-from hitl_web.redis import EmbeddedRedis, connect
+from hitl_web.connections import connect
+from hitl_web.devtools.embedded_redis import EmbeddedRedis
+from hitl_web.engine import Client
+from hitl_web.settings import Settings
 from hitl_web.stack import WebServer, Workers
-from hitl_web.workflow import Client
 
-MODULES = ("hitl_web.workflows", "bench.flows")
+MODULES = ("hitl_web.examples", "bench.flows")
 
 
 def percentiles(samples_ms: list[float]) -> dict[str, float]:
@@ -147,7 +148,7 @@ def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.001)
 
 def waiting_runs(st: Stack, n: int) -> list[str]:
     """Trigger ``n`` bench-wait runs and return their ids once all of them wait."""
-    from hitl_web.workflow import RunStatus
+    from hitl_web.engine import RunStatus
 
     run_ids = [st.client.trigger("bench-wait") for _ in range(n)]
     wait_for(lambda: all(st.client.get_run(r).status is RunStatus.WAITING for r in run_ids), 60, "waits", 0.05)

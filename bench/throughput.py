@@ -12,8 +12,8 @@ import time
 
 from bench.stack import report, stack
 from bench.waiting_capacity import count
-from hitl_web.realtime import Realtime
-from hitl_web.workflow import RunStatus
+from hitl_web.engine import RunStatus
+from hitl_web.live import Realtime
 
 
 def approver(st: object, realtime: Realtime, expected: int, finished: threading.Event) -> None:

@@ -6,7 +6,7 @@ import argparse
 
 from bench.stack import percentiles, report, stack, wait_for
 from bench.waiting_capacity import count
-from hitl_web.workflow import RunStatus
+from hitl_web.engine import RunStatus
 
 
 def main() -> None:

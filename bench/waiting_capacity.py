@@ -12,7 +12,7 @@ import time
 
 from bench.flows import baseline_job
 from bench.stack import Stack, plain_rq_workers, report, stack, wait_for
-from hitl_web.workflow import RunStatus
+from hitl_web.engine import RunStatus
 
 
 def count(st: object, status: RunStatus) -> int:

@@ -10,16 +10,16 @@ import redis
 from flask import Flask, render_template, request
 from werkzeug.exceptions import HTTPException, SecurityError
 
-from .config import Settings
-from .realtime import Realtime, StreamSettings
-from .realtime.hub import Hub
-from .redis import connect
+from .connections import connect
+from .engine import Client
+from .live import Realtime, StreamSettings
+from .live.hub import Hub
+from .settings import Settings
 from .web import api, headers, limits, outages, pages, security, sockets
 from .web.auth import Approvers, SignIns, parse_api_tokens
 from .web.fragments import printable, push_context
 from .web.settings import check_secret_key, web_settings
 from .web.signin_limits import SignInLimits
-from .workflow import Client
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -111,8 +111,8 @@ def healthz() -> tuple[dict[str, Any], int]:
     """
     from flask import current_app
 
-    from .workflow.heartbeat import liveness, stale_after
-    from .workflow.outages import describe
+    from .engine.worker.heartbeat import liveness, stale_after
+    from .engine.worker.outages import describe
 
     client: Client = current_app.extensions["hitl"]
     settings, connection = client.settings, client.engine.redis

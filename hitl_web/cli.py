@@ -11,10 +11,10 @@ from typing import Any
 
 import redis
 
-from .config import Settings
+from .connections import connect
 from .devtools import dev
-from .redis import connect
-from .workflow import Client, RunStatus, WorkflowError
+from .engine import Client, RunStatus, WorkflowError
+from .settings import Settings
 
 # Exit codes: 0 done, 1 the operation failed (unknown run, invalid payload...), 2 bad usage.
 OK, FAILED, USAGE = 0, 1, 2

@@ -12,8 +12,8 @@ import uuid
 from pathlib import Path
 from typing import BinaryIO
 
-from .config import Settings
-from .redis import free_port
+from .devtools.embedded_redis import free_port
+from .settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 # A secret key strong enough for production mode (tests and benchmarks only: never deploy it).
@@ -67,7 +67,7 @@ class Workers:
                     "worker",
                     *(["--with-scheduler"] if with_scheduler else []),
                     "--worker-class",
-                    "hitl_web.workflow.worker.Worker",
+                    "hitl_web.engine.worker.rq.Worker",
                     "--url",
                     self.settings.redis_url,
                     "--name",

@@ -16,10 +16,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from hitl_web import create_app
-from hitl_web.config import Settings
-from hitl_web.redis import EmbeddedRedis, connect
+from hitl_web.connections import connect
+from hitl_web.devtools.embedded_redis import EmbeddedRedis
+from hitl_web.engine import Client, Run, RunStatus
+from hitl_web.settings import Settings
 from hitl_web.stack import ROOT, TEST_SECRET, WebServer, Workers, process_env
-from hitl_web.workflow import Client, Run, RunStatus
 
 worker_env = process_env  # the environment of a test's worker and web processes
 __all__ = ["PASSWORD", "ROOT", "TEST_SECRET", "WebServer", "Workers", "csrf", "signed_in", "worker_env"]
@@ -39,7 +40,7 @@ def signed_in(app: Flask, name: str | None) -> FlaskClient:
         resp = http.post("/login", data={"name": name, "password": PASSWORD, "csrf_token": csrf(http, "/login")})
         assert resp.status_code == 303
     return http
-TEST_MODULES = ("hitl_web.workflows", "tests.flows")
+TEST_MODULES = ("hitl_web.examples", "tests.flows")
 
 
 @pytest.fixture(scope="session")

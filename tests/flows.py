@@ -10,7 +10,7 @@ from typing import Any, Literal
 import redis
 from pydantic import BaseModel, Field, model_validator
 
-from hitl_web.workflow import NonRetryableError, WorkflowContext, WorkflowMiddleware, workflow
+from hitl_web.engine import NonRetryableError, WorkflowContext, WorkflowMiddleware, workflow
 
 _conn: redis.Redis | None = None
 

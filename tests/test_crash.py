@@ -14,8 +14,8 @@ import urllib.request
 import redis
 import simple_websocket
 
+from hitl_web.engine import Client, RunStatus
 from hitl_web.stack import WebServer
-from hitl_web.workflow import Client, RunStatus
 from tests.conftest import Workers, wait_for_status, wait_until
 
 

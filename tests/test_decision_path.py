@@ -13,9 +13,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from hitl_web import create_app
-from hitl_web.config import Settings
-from hitl_web.realtime import Realtime
-from hitl_web.workflow import Client, RunStatus
+from hitl_web.engine import Client, RunStatus
+from hitl_web.live import Realtime
+from hitl_web.settings import Settings
 from tests.conftest import ROOT, TEST_SECRET, Workers, csrf, wait_for_status, wait_until, worker_env
 
 TOKENS = {name: f"{name}-token-0123456789abcdef" for name in ("alice", "bob", "mallory")}

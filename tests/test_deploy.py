@@ -17,9 +17,10 @@ import pytest
 import redis
 import simple_websocket
 
-from hitl_web.config import Settings
-from hitl_web.redis import EmbeddedRedis, connect, free_port
-from hitl_web.workflow import Client, RunStatus
+from hitl_web.connections import connect
+from hitl_web.devtools.embedded_redis import EmbeddedRedis, free_port
+from hitl_web.engine import Client, RunStatus
+from hitl_web.settings import Settings
 from tests.conftest import ROOT, WebServer, Workers, wait_for_status, wait_until, worker_env
 
 STATUS_ORDER = {"running": 0, "waiting": 0, "completed": 1, "failed": 1, "cancelled": 1}

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 import redis
 
-from hitl_web.redis import free_port
+from hitl_web.devtools.embedded_redis import free_port
 from tests.conftest import wait_until
 from tests.test_front_door import clean_env, healthy, like_a_terminal_job, marked, stop_group
 

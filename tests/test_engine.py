@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import redis
 
-from hitl_web.workflow import Client, RunStatus, StepStatus
+from hitl_web.engine import Client, RunStatus, StepStatus
 from tests.conftest import Workers, wait_for_status, wait_until
 
 
@@ -369,7 +369,7 @@ def test_list_runs_newest_first_and_by_status(client: Client, workers: Workers) 
 
 
 def test_wake_up_ids_name_their_run() -> None:
-    from hitl_web.workflow.runner import run_of_wake_up, wake_up_id
+    from hitl_web.engine.execution import run_of_wake_up, wake_up_id
 
     for run_id in ("wfr_a-b_c", "my-run-1", "x"):
         assert run_of_wake_up(wake_up_id(run_id)) == run_id
@@ -379,7 +379,7 @@ def test_wake_up_ids_name_their_run() -> None:
 
 def test_trigger_and_notify_queue_one_wake_up_call_each(client: Client, workers: Workers, rconn: redis.Redis) -> None:
     """A trigger, and a notify to several waiting runs, each put one call per run on the queue, in one script."""
-    from hitl_web.workflow.runner import WAKE_UP, run_of_wake_up
+    from hitl_web.engine.execution import WAKE_UP, run_of_wake_up
 
     queue = client.engine.queue.key
     run_ids = [client.trigger("waiter", {"event_id": "go"}) for _ in range(3)]
@@ -418,7 +418,7 @@ def test_queued_runs_are_handed_off_and_other_jobs_still_run(
     """With wake-up calls queued, each execution's end takes the next run; an RQ job among them is left to RQ."""
     from rq import Queue
 
-    from hitl_web.realtime import Realtime
+    from hitl_web.live import Realtime
 
     first = [client.trigger("counted") for _ in range(20)]
     job = Queue(client.settings.queue_name, connection=client.store.redis).enqueue("builtins.len", "abcd")
@@ -446,7 +446,7 @@ def test_queued_runs_are_handed_off_and_other_jobs_still_run(
 
 def test_the_write_that_ends_an_execution_claims_the_next_queued_run(client: Client, rconn: redis.Redis) -> None:
     """A finish (or wait, or park) of a worker's execution takes the next wake-up call in the same round trip."""
-    from hitl_web.workflow.store import Claim, Pending, new_token
+    from hitl_web.engine.storage.store import Claim, Pending, new_token
 
     first, second = client.trigger("counted"), client.trigger("counted")
     store = client.store
@@ -473,9 +473,9 @@ def test_a_dequeue_claims_the_run_its_wake_up_call_wakes(
     from rq import Queue
     from rq.exceptions import DequeueTimeout
 
-    from hitl_web.workflow import runner
-    from hitl_web.workflow.store import Claim
-    from hitl_web.workflow.worker import RunJob, Worker
+    from hitl_web.engine import execution as runner
+    from hitl_web.engine.storage.store import Claim
+    from hitl_web.engine.worker.rq import RunJob, Worker
 
     conn = client.store.redis
     monkeypatch.setattr(runner, "_engine", runner.Engine(conn, client.settings))

@@ -23,10 +23,11 @@ from pathlib import Path
 
 import pytest
 
-from hitl_web.config import Settings
+from hitl_web.connections import connect
 from hitl_web.devtools.dev import PROCFILE, procfile_processes
-from hitl_web.redis import EmbeddedRedis, connect, free_port
-from hitl_web.workflow import Client
+from hitl_web.devtools.embedded_redis import EmbeddedRedis, free_port
+from hitl_web.engine import Client
+from hitl_web.settings import Settings
 from tests.conftest import ROOT, wait_until
 
 PIP_TIMEOUT = 240  # each test builds a virtualenv; pip may use its cache, never --no-index

@@ -16,10 +16,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from hitl_web.approvals.decisions import when
-from hitl_web.config import Settings
-from hitl_web.realtime import Realtime
-from hitl_web.workflow import Client, InvalidDuration, RunStatus, parse_duration
-from hitl_web.workflow.durations import MAX_SECONDS, DurationTooLong
+from hitl_web.engine import Client, InvalidDuration, RunStatus, parse_duration
+from hitl_web.engine.durations import MAX_SECONDS, DurationTooLong
+from hitl_web.live import Realtime
+from hitl_web.settings import Settings
 from tests.conftest import WebServer, Workers, wait_for_status, wait_until
 
 

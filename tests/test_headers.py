@@ -11,8 +11,8 @@ from flask import Flask
 from werkzeug.test import TestResponse
 
 from hitl_web import create_app
-from hitl_web.config import Settings
-from hitl_web.workflow import Client
+from hitl_web.engine import Client
+from hitl_web.settings import Settings
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "hitl_web" / "templates"
 HSTS = "max-age=31536000; includeSubDomains"

@@ -9,11 +9,11 @@ from typing import Any
 import redis
 from flask import Flask
 
-from hitl_web.config import Settings
-from hitl_web.redis import connect
-from hitl_web.workflow import Client, RunStatus
-from hitl_web.workflow.models import Step, StepStatus, StepType
-from hitl_web.workflow.store import Pending, new_token
+from hitl_web.connections import connect
+from hitl_web.engine import Client, RunStatus
+from hitl_web.engine.models import Step, StepStatus, StepType
+from hitl_web.engine.storage.store import Pending, new_token
+from hitl_web.settings import Settings
 from tests.conftest import Workers, wait_for_status, wait_until
 
 

@@ -6,7 +6,7 @@ import signal
 
 import redis
 
-from hitl_web.workflow import Client, RunStatus
+from hitl_web.engine import Client, RunStatus
 from tests.conftest import Workers, wait_for_status, wait_until
 
 

@@ -23,10 +23,11 @@ import pytest
 import redis
 
 from hitl_web import create_app
-from hitl_web.config import Settings
-from hitl_web.redis import EmbeddedRedis, connect
+from hitl_web.connections import connect
+from hitl_web.devtools.embedded_redis import EmbeddedRedis
+from hitl_web.engine import Client
+from hitl_web.settings import Settings
 from hitl_web.stack import WebServer, Workers
-from hitl_web.workflow import Client
 from tests.conftest import wait_until
 
 

@@ -7,8 +7,8 @@ import time
 import pytest
 import redis
 
-from hitl_web.realtime import SCHEMA, InvalidEvent, Realtime, StreamSettings
-from hitl_web.workflow import Client, RunStatus, StepStatus
+from hitl_web.engine import Client, RunStatus, StepStatus
+from hitl_web.live import SCHEMA, InvalidEvent, Realtime, StreamSettings
 from tests.conftest import Workers, wait_for_status, wait_until
 
 

@@ -18,11 +18,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from hitl_web import create_app
-from hitl_web.config import Settings
+from hitl_web.engine import Client, RunStatus
+from hitl_web.settings import Settings
 from hitl_web.stack import WebServer
 from hitl_web.web.auth import Approvers
 from hitl_web.web.security import same_origin
-from hitl_web.workflow import Client, RunStatus
 from tests.conftest import TEST_SECRET, Workers, wait_for_status
 
 PASSWORD = "correct horse battery"

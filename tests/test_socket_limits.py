@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import simple_websocket
 
-from hitl_web.config import Settings
+from hitl_web.settings import Settings
 from hitl_web.web.sockets import MAX_MESSAGE_BYTES
 from tests.conftest import WebServer, wait_until
 

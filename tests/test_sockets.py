@@ -11,8 +11,8 @@ import urllib.request
 import simple_websocket
 from flask import Flask
 
-from hitl_web.realtime import Realtime
-from hitl_web.workflow import Client, RunStatus
+from hitl_web.engine import Client, RunStatus
+from hitl_web.live import Realtime
 from tests.conftest import WebServer, wait_for_status
 
 

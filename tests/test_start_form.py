@@ -9,7 +9,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from hitl_web.workflow import Client, RunStatus
+from hitl_web.engine import Client, RunStatus
 from tests.conftest import Workers, wait_for_status
 from tests.test_web import csrf_of
 

@@ -10,9 +10,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from hitl_web import create_app
-from hitl_web.config import Settings
+from hitl_web.engine import Client, RunStatus
+from hitl_web.settings import Settings
 from hitl_web.web.auth import Approvers
-from hitl_web.workflow import Client, RunStatus
 from tests.conftest import PASSWORD, ROOT, TEST_SECRET, Workers, csrf, signed_in, wait_for_status, worker_env
 
 TOKENS = {"ci-bot": "ci-bot-token-0123456789abcdef", "mallory": "mallory-token-0123456789abcdef"}

@@ -14,9 +14,9 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from hitl_web import create_app
-from hitl_web.config import Settings
+from hitl_web.engine import Client, RunStatus
+from hitl_web.settings import Settings
 from hitl_web.web.auth import Approvers
-from hitl_web.workflow import Client, RunStatus
 from tests.conftest import PASSWORD, TEST_SECRET, Workers, csrf, signed_in, wait_for_status, wait_until
 
 TOKEN = "ci-token-0123456789abcdef"
@@ -305,7 +305,7 @@ def test_sockets_refuse_other_origins(web: Any, client: Client) -> None:
 
 
 def test_input_resolved_event_carries_the_receipt(app: Flask, client: Client, waiting_run: str) -> None:
-    from hitl_web.realtime import Realtime
+    from hitl_web.live import Realtime
 
     decide(app.test_client(), waiting_run, 1, htmx=False, decision="reject", comment="no")
     channel = Realtime(client.store.redis, client.settings.key_prefix).channel(waiting_run)

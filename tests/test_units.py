@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 import redis
 
-from hitl_web.workflow import (
+from hitl_web.engine import (
     Client,
     InvalidDuration,
     InvalidEventData,
@@ -20,7 +20,7 @@ from hitl_web.workflow import (
     WorkflowMiddleware,
     parse_duration,
 )
-from hitl_web.workflow.models import Step, StepStatus, StepType
+from hitl_web.engine.models import Step, StepStatus, StepType
 
 
 @pytest.mark.parametrize(

@@ -9,9 +9,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from hitl_web import create_app
+from hitl_web.engine import Client, RunStatus
 from hitl_web.web.fragments import render_fragment, run_fragments
 from hitl_web.web.views import run_view
-from hitl_web.workflow import Client, RunStatus
 from tests.conftest import TEST_SECRET, Workers, wait_for_status, wait_until
 
 
@@ -207,7 +207,7 @@ def test_healthz(http: FlaskClient, workers: Workers) -> None:
 def test_healthz_503_without_redis(settings: object) -> None:
     from dataclasses import replace
 
-    from hitl_web.redis import free_port
+    from hitl_web.devtools.embedded_redis import free_port
 
     dead = replace(settings, redis_url=f"redis://127.0.0.1:{free_port()}/0")  # type: ignore[type-var]
     app = create_app({"TESTING": True, "SECRET_KEY": TEST_SECRET, "SETTINGS": dead})

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ..workflow import Client, Run, RunNotFound, StepStatus, StepType, UnknownWorkflow, get_workflow
-from ..workflow.models import Refusal, Waiter
+from ..engine import Client, Run, RunNotFound, StepStatus, StepType, UnknownWorkflow, get_workflow
+from ..engine.models import Refusal, Waiter
 
 # HTTP-style statuses, shared by the pages, the API and the CLI's exit code.
 OK, KEPT, FORBIDDEN, NOT_FOUND, CONFLICT = 200, 202, 403, 404, 409

@@ -18,13 +18,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import FrameType
 
-from ..redis import EmbeddedRedis, kept_secret, masked, redis_server_binary
+from .embedded_redis import EmbeddedRedis, kept_secret, masked, redis_server_binary
 
 # The repository's Procfile, shipped with the package so an installed hitl-web (a wheel, no
 # repository) runs the same two lines; tests/test_front_door.py keeps the two texts equal.
 PROCFILE = """\
 web: gunicorn -c python:hitl_web.gunicorn_conf 'hitl_web:create_app()'
-worker: RQ_REDIS_URL=$REDIS_URL rq worker --with-scheduler --worker-class hitl_web.workflow.worker.Worker ${HITL_QUEUE_NAME:-hitl}
+worker: RQ_REDIS_URL=$REDIS_URL rq worker --with-scheduler --worker-class hitl_web.engine.worker.rq.Worker ${HITL_QUEUE_NAME:-hitl}
 """  # noqa: E501 (a Procfile line is one line)
 
 PROCFILE_LINE = re.compile(r"^([A-Za-z0-9_-]+):\s*(.+)$")  # Heroku's (and honcho's) grammar

@@ -10,7 +10,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..approvals import Decider, Decision, decide
 from ..approvals.decisions import KEPT
-from ..workflow import (
+from ..engine import (
     InvalidEventData,
     InvalidPayload,
     InvalidRunId,

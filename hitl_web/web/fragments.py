@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask, render_template
 from markupsafe import Markup
 
-from ..workflow import Client, Run, RunStatus
+from ..engine import Client, Run, RunStatus
 from .views import RunView, run_view
 
 

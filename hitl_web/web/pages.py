@@ -16,7 +16,7 @@ from flask import (
 from werkzeug.wrappers import Response
 
 from ..approvals import Decider, decide_step
-from ..workflow import InvalidPayload, NotAllowed, RunNotFound, UnknownWorkflow, get_workflow
+from ..engine import InvalidPayload, NotAllowed, RunNotFound, UnknownWorkflow, get_workflow
 from .fragments import render_fragment
 from .payload_form import StartForm, parse_submission, start_form, start_forms
 from .security import check_csrf, current_user, open_mode, sign_in, sign_out, signed_in

@@ -17,7 +17,7 @@ import pydantic
 from pydantic.fields import FieldInfo
 from pydantic_core import to_jsonable_python
 
-from ..workflow import get_workflow, workflow_names
+from ..engine import get_workflow, workflow_names
 
 Kind = Literal["text", "number", "checkbox", "select", "json"]
 # Types pydantic parses from a string in lax mode: a one-line input, typed for the browser where it has a picker.

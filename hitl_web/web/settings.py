@@ -7,7 +7,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from ..workflow.durations import parse_duration
+from ..engine.durations import parse_duration
 
 TRUE = {"1", "true", "yes", "on"}
 # Names a local (development) web process answers to: a page on another name (DNS rebinding) is a 400.

@@ -15,9 +15,9 @@ from flask import Flask, abort, current_app, g, request
 from flask.blueprints import BlueprintSetupState
 from flask_sock import Sock
 
-from ..realtime.channel import newer
-from ..realtime.hub import CLOSE, EVERY_RUN, Hub
-from ..workflow import Client, RunNotFound
+from ..engine import Client, RunNotFound
+from ..live.channel import newer
+from ..live.hub import CLOSE, EVERY_RUN, Hub
 from .fragments import index_fragments, run_fragments
 from .security import same_origin, signed_in
 from .state import client, realtime

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import current_app
 
-from ..realtime import Realtime
-from ..workflow import Client
+from ..engine import Client
+from ..live import Realtime
 from .auth import Approvers
 from .signin_limits import SignInLimits
 

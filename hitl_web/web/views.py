@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..approvals.decisions import describe_decision, when
-from ..workflow import Run, RunStatus, Step, StepStatus, StepType
+from ..engine import Run, RunStatus, Step, StepStatus, StepType
 
 fmt_time = when  # one way to show a time, on pages and in refusals
 

@@ -1,58 +1,18 @@
-"""Durable workflows on RQ and Redis: steps, waits for events, notify, timeouts and middleware."""
+"""Deprecated alias of ``hitl_web.engine``, kept so that code and Procfiles written for 0.1 still run.
+
+``from hitl_web.workflow import ...`` and the worker class ``hitl_web.workflow.worker.Worker`` warn
+once and go to their new homes; the alias goes in 0.3.
+"""
 
 from __future__ import annotations
 
-from .client import Client, new_run_id
-from .context import WorkflowContext
-from .durations import parse_duration
-from .errors import (
-    InvalidDuration,
-    InvalidEventData,
-    InvalidPayload,
-    InvalidRunId,
-    NonDeterminism,
-    NonRetryableError,
-    NotAllowed,
-    ResultNotSerializable,
-    RunExists,
-    RunNotFound,
-    StepError,
-    UnknownWorkflow,
-    WorkflowError,
-)
-from .middleware import WorkflowMiddleware
-from .models import Run, RunStatus, Step, StepStatus, StepType, Waiter, WaitResult
-from .registry import RetryPolicy, get_workflow, use, workflow, workflow_names
+import warnings
 
-__all__ = [
-    "Client",
-    "InvalidDuration",
-    "InvalidEventData",
-    "InvalidPayload",
-    "InvalidRunId",
-    "NonDeterminism",
-    "NonRetryableError",
-    "NotAllowed",
-    "ResultNotSerializable",
-    "RetryPolicy",
-    "Run",
-    "RunExists",
-    "RunNotFound",
-    "RunStatus",
-    "Step",
-    "StepError",
-    "StepStatus",
-    "StepType",
-    "UnknownWorkflow",
-    "WaitResult",
-    "Waiter",
-    "WorkflowContext",
-    "WorkflowError",
-    "WorkflowMiddleware",
-    "get_workflow",
-    "new_run_id",
-    "parse_duration",
-    "use",
-    "workflow",
-    "workflow_names",
-]
+from ..engine import *  # noqa: F403
+from ..engine import __all__ as __all__
+
+warnings.warn(
+    "hitl_web.workflow is now hitl_web.engine (and the worker class hitl_web.engine.worker.rq.Worker)",
+    DeprecationWarning,
+    stacklevel=2,
+)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
-from hitl_web.config import Settings
+from hitl_web.settings import Settings
 from hitl_web.stack import WebServer
 from tests.conftest import running_web
 

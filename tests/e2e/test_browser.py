@@ -9,8 +9,8 @@ from typing import Any
 
 from playwright.sync_api import Locator, Page, Request, expect
 
+from hitl_web.engine import Client, RunStatus
 from hitl_web.stack import ROOT, WebServer, Workers
-from hitl_web.workflow import Client, RunStatus
 from tests.conftest import wait_for_status
 from tests.e2e.conftest import NewPage
 

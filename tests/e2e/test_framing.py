@@ -10,9 +10,9 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import ConsoleMessage, Page, expect
 
-from hitl_web.redis import free_port
+from hitl_web.devtools.embedded_redis import free_port
+from hitl_web.engine import Client, RunStatus
 from hitl_web.stack import WebServer, Workers
-from hitl_web.workflow import Client, RunStatus
 from tests.conftest import wait_for_status, wait_until
 from tests.e2e.test_browser import (
     WAITING_ROWS,

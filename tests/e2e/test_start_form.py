@@ -6,8 +6,8 @@ import re
 
 from playwright.sync_api import expect
 
+from hitl_web.engine import Client, RunStatus
 from hitl_web.stack import WebServer
-from hitl_web.workflow import Client, RunStatus
 from tests.conftest import wait_for_status
 from tests.e2e.conftest import NewPage
 

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from hitl_web.workflow import WorkflowContext, workflow
+from hitl_web.engine import WorkflowContext, workflow
 
 WAIT_STEP = "approve-refund"
 Reason = Literal["damaged", "not-delivered", "wrong-item", "changed-mind"]

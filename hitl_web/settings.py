@@ -27,7 +27,7 @@ class Settings:
     # oldest is dropped beyond this many (at least 1): notifies with ever new event ids cannot grow a run.
     lookback_max: int = 16
     # Modules whose import registers workflows, comma-separated.
-    workflow_modules: tuple[str, ...] = field(default=("hitl_web.workflows",))
+    workflow_modules: tuple[str, ...] = field(default=("hitl_web.examples",))
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:

@@ -11,7 +11,7 @@ from typing import Any
 import redis
 from rq import Queue
 
-from ..config import Settings
+from ..settings import Settings
 from .context import WorkflowContext, to_json_value
 from .errors import (
     LeaseLost,
@@ -25,9 +25,9 @@ from .errors import (
 )
 from .middleware import fire
 from .models import RunStatus
-from .outages import outage
 from .registry import Workflow, get_workflow, load_workflows, middlewares_for, use
-from .store import Claim, Pending, RunStore, new_token
+from .storage.store import Claim, Pending, RunStore, new_token
+from .worker.outages import outage
 
 log = logging.getLogger("hitl_web.runs")
 
@@ -64,7 +64,7 @@ class Engine:
         # Run id and token of the execution in progress in this process, for lease renewal.
         self.current: tuple[str, str] | None = None
         load_workflows(settings.workflow_modules)
-        from ..realtime.middleware import realtime_middleware
+        from ..live.middleware import realtime_middleware
 
         use(realtime_middleware)  # every workflow's progress goes to its live page
 

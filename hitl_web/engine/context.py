@@ -22,10 +22,10 @@ from .errors import (
 )
 from .middleware import fire
 from .models import Step, StepStatus, StepType, WaitResult, dumps
-from .store import Pending, apply_resolution
+from .storage.store import Pending, apply_resolution
 
 if TYPE_CHECKING:
-    from .runner import Execution
+    from .execution import Execution
 
 
 def to_json_value(value: Any, what: str) -> Any:

@@ -13,8 +13,8 @@ from typing import Any
 
 import redis
 
-from ..config import Settings
-from .models import Refusal, Resolution, RunStatus, Step, Waiter, dumps
+from ...settings import Settings
+from ..models import Refusal, Resolution, RunStatus, Step, Waiter, dumps
 from .queries import RunQueries, _text
 from .queries import apply_resolution as apply_resolution
 
@@ -101,8 +101,8 @@ class RunStore(RunQueries):
         # worker to execute next. Off by default: nobody else would execute what was claimed.
         self.hands_off = False
         self.handed: tuple[str, str, Claim] | None = None
-        scripts = resources.files(__package__).joinpath("scripts")
-        preamble = resources.files("hitl_web.realtime").joinpath("store_events.lua").read_text()
+        scripts = resources.files(__package__)
+        preamble = resources.files("hitl_web.live").joinpath("store_events.lua").read_text()
         preamble += scripts.joinpath("_keys.lua").read_text()
         indexes = scripts.joinpath("_indexes.lua").read_text()
         self._scripts = {

@@ -9,12 +9,12 @@ from typing import Any
 
 import redis
 
-from ..config import Settings
-from ..redis import connect
+from ..connections import connect
+from ..settings import Settings
 from .errors import InvalidEventData, InvalidRunId, NotAllowed, RunExists, RunNotFound
+from .execution import Engine
 from .models import Resolution, Run, RunStatus, Waiter, dumps
 from .registry import get_workflow
-from .runner import Engine
 
 RUN_ID = re.compile(r"[A-Za-z0-9_\-]{1,128}")
 
@@ -120,7 +120,7 @@ class Client:
             raise RunNotFound(f"no run {run_id!r}")
         if previous in {RunStatus.RUNNING.value, RunStatus.WAITING.value}:
             # No execution will tell the run's live pages; this call does.
-            from ..realtime import Realtime
+            from ..live import Realtime
 
             Realtime(self.store.redis, self.settings.key_prefix).channel(run_id).emit(
                 "workflow.runFinish", {"status": "cancelled"}

@@ -7,8 +7,8 @@ from typing import Any
 
 import redis
 
-from .errors import RunNotFound
-from .models import Run, RunStatus, Step, StepStatus, Waiter
+from ..errors import RunNotFound
+from ..models import Run, RunStatus, Step, StepStatus, Waiter
 
 MANY = "*"  # in the waiters hash: several runs wait on this event id (never a run id)
 

@@ -18,7 +18,7 @@ import redis
 
 from .schema import Event, pack, unpack, validate
 
-log = logging.getLogger("hitl_web.realtime")
+log = logging.getLogger("hitl_web.live")
 _PACKED = json.JSONEncoder(separators=(",", ":"))  # an event's field values, as stored
 
 # Events after which a run's status differs: lists of runs re-render on these.

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from ..workflow import WorkflowContext, workflow
+from ..engine import WorkflowContext, workflow
 
 WAIT_STEP = "wait-for-approval"
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ..workflow import WorkflowContext, workflow
+from ..engine import WorkflowContext, workflow
 
 
 class BasicPayload(BaseModel):

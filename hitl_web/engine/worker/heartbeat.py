@@ -15,7 +15,7 @@ from rq import worker_registration
 from rq.utils import as_text, now, utcformat, utcparse
 from rq.worker import BaseWorker
 
-from ..config import Settings
+from ...settings import Settings
 
 
 def beat_every(settings: Settings) -> float:

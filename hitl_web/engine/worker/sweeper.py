@@ -8,9 +8,9 @@ import time
 
 from rq.worker import BaseWorker
 
+from ..execution import Engine
 from .heartbeat import beat, beat_every
 from .outages import Backoff, outage
-from .runner import Engine
 
 log = logging.getLogger("hitl_web.worker")
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import redis
 
-from ..workflow import WorkflowContext, WorkflowMiddleware
-from ..workflow.models import StepStatus, StepType
+from ..engine import WorkflowContext, WorkflowMiddleware
+from ..engine.models import StepStatus, StepType
 from .channel import Channel, Realtime, StreamSettings
 
 

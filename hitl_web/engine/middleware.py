@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .context import WorkflowContext
 
-log = logging.getLogger("hitl_web.workflow")
+log = logging.getLogger("hitl_web.engine")
 
 HOOKS = (
     "run_started",

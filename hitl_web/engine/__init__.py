@@ -1,0 +1,58 @@
+"""Durable workflows on RQ and Redis: steps, waits for events, notify, timeouts and middleware."""
+
+from __future__ import annotations
+
+from .client import Client, new_run_id
+from .context import WorkflowContext
+from .durations import parse_duration
+from .errors import (
+    InvalidDuration,
+    InvalidEventData,
+    InvalidPayload,
+    InvalidRunId,
+    NonDeterminism,
+    NonRetryableError,
+    NotAllowed,
+    ResultNotSerializable,
+    RunExists,
+    RunNotFound,
+    StepError,
+    UnknownWorkflow,
+    WorkflowError,
+)
+from .middleware import WorkflowMiddleware
+from .models import Run, RunStatus, Step, StepStatus, StepType, Waiter, WaitResult
+from .registry import RetryPolicy, get_workflow, use, workflow, workflow_names
+
+__all__ = [
+    "Client",
+    "InvalidDuration",
+    "InvalidEventData",
+    "InvalidPayload",
+    "InvalidRunId",
+    "NonDeterminism",
+    "NonRetryableError",
+    "NotAllowed",
+    "ResultNotSerializable",
+    "RetryPolicy",
+    "Run",
+    "RunExists",
+    "RunNotFound",
+    "RunStatus",
+    "Step",
+    "StepError",
+    "StepStatus",
+    "StepType",
+    "UnknownWorkflow",
+    "WaitResult",
+    "Waiter",
+    "WorkflowContext",
+    "WorkflowError",
+    "WorkflowMiddleware",
+    "get_workflow",
+    "new_run_id",
+    "parse_duration",
+    "use",
+    "workflow",
+    "workflow_names",
+]

@@ -1,0 +1,287 @@
+"""The RQ worker class: executes runs in-process and sweeps deadlines, wake-ups and expired leases."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import time
+from typing import Any, cast
+
+import redis
+from rq import Queue
+from rq.exceptions import DequeueTimeout
+from rq.job import Job
+from rq.worker import WorkerStatus
+
+from ..execution import Engine, Execution, engine_for, execute, run_of_wake_up
+from ..storage.store import Claim, new_token
+from .outages import Backoff, SteadyWorker, describe, outage
+from .scheduler import start_scheduler
+from .sweeper import Sweeper
+
+log = logging.getLogger("hitl_web.worker")
+
+
+RUN_JOB = "hitl_web.engine.execution.execute_run"
+
+
+class RunJob(Job):
+    """RQ's job class, and a run's wake-up call: the queued id names the run; nothing else is stored.
+
+    A run is durable through its lease, not its job, so a wake-up needs no job hash: enqueueing is
+    one RPUSH and dequeueing reads nothing more. Any other job is fetched as RQ fetches it.
+    """
+
+    # (token, claim) when the run was claimed together with the dequeue (``RunQueue``).
+    claimed: tuple[str, Claim] | None = None
+
+    @classmethod
+    def fetch(cls, id: str, connection: Any = None, serializer: Any = None) -> Job:
+        """The wake-up call for ``id``'s run, or the stored RQ job ``id``."""
+        run_id = run_of_wake_up(id)
+        if run_id is None:
+            return super().fetch(id, connection=connection, serializer=serializer)
+        return cls.wake_up(id, run_id, connection)
+
+    @classmethod
+    def wake_up(cls, id: str, run_id: str, connection: Any, claimed: tuple[str, Claim] | None = None) -> RunJob:
+        """The job of the wake-up call ``id`` (of ``run_id``), with the claim taken with it if any."""
+        job = cls(id, connection=connection)
+        job.func_name = RUN_JOB
+        job.args = (run_id,)
+        job.kwargs = {}
+        job.claimed = claimed
+        return job
+
+
+class RunQueue(Queue):
+    """RQ's queue, whose blocking dequeue also claims the run a wake-up call wakes (see ``Worker.dequeue``).
+
+    Each worker makes a subclass of its own that names it (``worker``).
+    """
+
+    worker: Worker | None = None
+
+    @classmethod
+    def dequeue_any(  # type: ignore[override]
+        cls, queues: list[Queue], timeout: int | None, connection: Any, **kwargs: Any
+    ) -> tuple[Job, Queue] | None:
+        """The next job of ``queues``, as RQ dequeues it, or with its run claimed in the same round trip."""
+        if cls.worker is None or timeout is None or len(queues) != 1:
+            return super().dequeue_any(queues, timeout, connection=connection, **kwargs)
+        return cls.worker.dequeue(queues[0], timeout, **kwargs)
+
+
+class Worker(SteadyWorker):
+    """An RQ worker that runs jobs without forking (a fork costs more than most steps) and sweeps.
+
+    Run jobs take a lean path: a run's durability is its lease in Redis, not RQ's job bookkeeping,
+    so the job is only a wake-up call. RQ's per-job registries, executions and heartbeats cost about
+    twenty round trips a job; the lean path costs one (the dequeue, with the claim of the run
+    pipelined behind it). While more wake-up calls are queued, the write that ends an execution
+    claims the next run (``RunStore.handed``), or a hand-off script does (``RunStore.handoff``). Any
+    other job runs as RQ runs it.
+    """
+
+    # When RQ's heartbeat and suspension check last went to Redis (both are throttled).
+    _last_beat = 0.0
+    _last_suspension_check = 0.0
+    # Seconds a worker goes from run to run by hand-off before RQ's own loop runs again (its
+    # heartbeat, maintenance, suspension and stop checks).
+    handoff_budget = 1.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # `rq worker` passes its default job and queue classes explicitly; ours read wake-up calls.
+        if kwargs.get("job_class") in (None, Job, "rq.job.Job"):
+            kwargs["job_class"] = RunJob
+        claiming = kwargs.get("queue_class") in (None, Queue, "rq.Queue", "rq.queue.Queue")
+        super().__init__(*args, **kwargs)
+        if claiming:
+            self.queue_class = cast(type[Queue], type("RunQueue", (RunQueue,), {"worker": self}))
+        # Jobs a dequeue found besides the one it returned (see ``dequeue``), returned by the next.
+        # Left here by a stop, they are not lost: a claimed run's lease brings it back, and RQ's
+        # intermediate queue cleanup requeues an RQ job.
+        self.found: list[tuple[Job, Queue]] = []
+        self.backoff = Backoff(f"worker {self.name}")
+
+    def _start_scheduler(
+        self, burst: bool = False, logging_level: str | None = "INFO", date_format: str = "", log_format: str = ""
+    ) -> None:
+        """RQ's scheduler child, made to exit when this worker dies (see ``scheduler.Scheduler``)."""
+        start_scheduler(self, burst, logging_level, date_format, log_format)
+
+    def dequeue(self, queue: Queue, timeout: int, **kwargs: Any) -> tuple[Job, Queue]:
+        """Block until a job arrives; a wake-up call's run is claimed in the same round trip.
+
+        The claim (``take_moved.lua``) is pipelined right behind the BLMOVE, so Redis runs it as soon
+        as the BLMOVE is served: the worker wakes up owning its run, where a claim of its own would
+        cost another round trip. A job that is not a wake-up call is fetched as RQ fetches it.
+        """
+        if self.found:
+            return self.found.pop(0)
+        store = engine_for(self.connection).store
+        intermediate = queue.intermediate_queue_key
+        while True:
+            token = new_token()
+            try:
+                with self.connection.pipeline(transaction=False) as pipe:
+                    pipe.blmove(queue.key, intermediate, timeout)
+                    store.take_moved(pipe, intermediate, token)
+                    moved, reply = pipe.execute(raise_on_error=False)
+                if isinstance(moved, Exception):
+                    raise moved
+            except Exception as exc:
+                if outage(exc) is None:
+                    raise
+                # RQ's loop beats, checks for a stop and dequeues again: waiting here keeps it in charge.
+                self.backoff.wait(exc)
+                raise DequeueTimeout(timeout, queue.key) from exc
+            self.backoff.recovered()
+            if isinstance(reply, Exception):  # NOSCRIPT after a Redis restart, or OOM: RQ fetches what moved
+                if isinstance(reply, redis.exceptions.NoScriptError):
+                    store.load_scripts()
+                reply = []
+            moved_id = moved.decode() if isinstance(moved, bytes) else moved
+            results: list[tuple[Job, Queue]] = []
+            taken = store.taken(reply)
+            if taken is not None:
+                run_id, job_id, claim = taken
+                if isinstance(claim, Claim):
+                    results.append((RunJob.wake_up(job_id, run_id, self.connection, (token, claim)), queue))
+                if job_id == moved_id:
+                    moved_id = None  # the call this BLMOVE moved: taken (a refused claim drops it, as RQ's would)
+            if moved_id is not None:  # another kind of job, or another worker's call was taken instead
+                fetched = Queue._fetch_dequeued_job(self.connection, queue.key, moved_id, **kwargs)
+                if fetched is not None:
+                    results.append(fetched)
+            if results:
+                self.found.extend(results[1:])
+                return results[0]
+            if moved is None:
+                raise DequeueTimeout(timeout, queue.key)
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        """Execute a run job in place; hand any other job to RQ."""
+        if job.func_name != RUN_JOB:
+            try:
+                super().execute_job(job, queue)
+            except Exception as exc:
+                if outage(exc) is None:
+                    raise
+                log.warning("job %s: Redis %s during RQ's bookkeeping of it", job.id, describe(exc))
+            return
+        # Busy, so a stop signal waits for the run to park or finish (warm shutdown) instead of
+        # interrupting it.
+        self.set_state(WorkerStatus.BUSY)
+        store = engine_for(self.connection).store
+        store.hands_off, store.handed = True, None
+        try:
+            claimed = getattr(job, "claimed", None)
+            if claimed is not None:  # claimed with the dequeue, which took the call off RQ's queues
+                Execution(engine_for(self.connection), str(job.args[0]), claimed=claimed).execute()
+            else:  # the claim takes the call off RQ's intermediate queue; it never had a job hash
+                execute(self.connection, str(job.args[0]), (queue.intermediate_queue_key, job.id))
+            self.hand_off()
+        except Exception as exc:
+            # The run keeps its lease: when it expires, a sweep hands the run to a new job.
+            if outage(exc) is None:
+                log.exception("run job %s failed; the run's lease will bring it back", job.id)
+            else:
+                log.warning("run job %s stopped (Redis %s): the run's lease will bring it back", job.id, describe(exc))
+            # Redis out: the call stays on RQ's intermediate queue, for its cleanup (the run needs it no more).
+            with contextlib.suppress(redis.RedisError):
+                self.connection.lrem(queue.intermediate_queue_key, 1, job.id)
+        finally:
+            store.hands_off = False
+
+    def hand_off(self) -> None:
+        """Execute the runs queued behind the one just executed, each taken as the previous ends.
+
+        The write that ends an execution (a wait, a park, a finish) claims the next run in the same
+        round trip (``RunStore.handed``); when it took none, one hand-off script writes the last
+        events and tries again. Out of budget or told to stop, the worker takes no more.
+        """
+        store = engine_for(self.connection).store
+        until = time.monotonic() + self.handoff_budget
+        handed = 0
+        while True:
+            taken, store.handed = store.handed, None
+            if taken is None:
+                if self._stop_requested or time.monotonic() >= until:
+                    break  # the last execution's events go out with the outbox
+                token = new_token()
+                found = store.handoff(token)
+                if found is None:
+                    break
+                taken = (found[0], token, found[1])
+            run_id, token, claim = taken
+            # A claimed run is always executed; the next one is only claimed while there is budget.
+            store.hands_off = not self._stop_requested and time.monotonic() < until
+            Execution(engine_for(self.connection), run_id, claimed=(token, claim)).execute()
+            handed += 1
+        if handed:
+            log.debug("handed off %d runs", handed)
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
+        """RQ's worker heartbeat, at most once a second (it beats twice per job otherwise)."""
+        now = time.monotonic()
+        if pipeline is None and now - self._last_beat < 1.0:
+            return
+        self._last_beat = now
+        super().heartbeat(timeout, pipeline)
+
+    def set_state(self, state: str, pipeline: Any = None) -> None:
+        """Write the worker's state when it changes, except the idle/busy flip of every job.
+
+        At hundreds of runs a second that flip would cost two writes per job and tell a dashboard
+        nothing it could read; the state is kept in process, where RQ's stop handling reads it.
+        """
+        previous = getattr(self, "_state", None)
+        flip = {state, previous} <= {WorkerStatus.IDLE, WorkerStatus.BUSY}
+        if pipeline is None and (state == previous or flip):
+            self._state = state
+            return
+        super().set_state(state, pipeline)
+
+    def check_for_suspension(self, burst: bool) -> None:
+        """``rq suspend`` is honoured within a second (RQ asks Redis before every job otherwise)."""
+        now = time.monotonic()
+        if now - self._last_suspension_check < 1.0:
+            return
+        self._last_suspension_check = now
+        super().check_for_suspension(burst)
+
+    def bootstrap(self, *args: Any, **kwargs: Any) -> None:
+        """Start the sweeper beside the work loop."""
+        super().bootstrap(*args, **kwargs)
+        # RQ logs a line per job; runs log their own transitions (hitl_web.runs), so keep RQ's
+        # warnings and errors only once it has said that it started.
+        self.log.setLevel(max(self.log.getEffectiveLevel(), logging.WARNING))
+        logger = logging.getLogger("hitl_web")
+        if not logger.handlers:
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+            logger.addHandler(handler)
+            logger.setLevel(os.environ.get("HITL_LOG_LEVEL", "INFO").upper())
+        # Runs execute on the main thread over a connection of their own (no pool bookkeeping per
+        # command); the sweeper thread uses the pool.
+        own = redis.Redis(connection_pool=self.connection.connection_pool, single_connection_client=True)
+        executing = engine_for(own)
+        self.sweeper = Sweeper(Engine(self.connection, executing.settings), executing, self)
+        self.sweeper.start()
+
+    def teardown(self) -> None:
+        """Stop the sweeper, then let RQ clean up."""
+        sweeper = getattr(self, "sweeper", None)
+        if sweeper is not None:
+            sweeper.stopped.set()
+            sweeper.join(timeout=5)
+        from ...live.middleware import realtime_middleware
+
+        try:
+            realtime_middleware.flush()
+        except redis.RedisError as exc:
+            log.warning("worker %s: last realtime events not written, Redis %s", self.name, describe(exc))
+        super().teardown()
