@@ -16,6 +16,7 @@ import websockets
 
 from bench.stack import percentiles, report, stack, waiting_runs
 from hitl_web.connections import connect
+from hitl_web.engine.journal import Journal
 from hitl_web.live import Realtime
 
 
@@ -28,13 +29,13 @@ async def viewer(port: int, run_id: str, after: str, arrivals: list[float], read
 
 def emitter(url: str, prefix: str, run_ids: list[str], rounds: int, pipe: Connection) -> None:
     """In its own process: each round, one event per run, ~1 ms apart; sends back when each was emitted."""
-    realtime = Realtime(connect(url), prefix)
+    journal = Journal(connect(url), prefix)
     emitted: dict[str, list[float]] = {r: [] for r in run_ids}
     pipe.recv()  # the viewers are connected
     for n in range(rounds):
         for r in run_ids:
             emitted[r].append(time.time())
-            realtime.channel(r).emit("workflow.stepStart", {"stepName": f"bench-{n}", "index": 99})
+            journal.append(r, "workflow.stepStart", {"stepName": f"bench-{n}", "index": 99})
             time.sleep(0.001)  # events spread over ~100 ms, as steps of many runs would be
         pipe.send(n)
         pipe.recv()  # every fragment of the round arrived

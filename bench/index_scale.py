@@ -20,8 +20,8 @@ from typing import Any
 import websockets
 
 from bench.stack import Stack, percentiles, report, stack
+from hitl_web.engine.journal import Journal
 from hitl_web.engine.models import Step, StepStatus, StepType
-from hitl_web.live import Realtime
 
 SIZES = (100, 1_000, 10_000, 100_000)
 BATCH = 1_000
@@ -129,8 +129,8 @@ def main() -> None:
             seeded_s = time.monotonic() - started
             stored = size
             # An event on the all-runs stream: a socket connecting "after 0-0" then catches up at once.
-            Realtime(st.redis, st.settings.key_prefix).channel("seed-0000000").emit(
-                "workflow.runStart", {"workflow": "human-in-loop"}
+            Journal(st.redis, st.settings.key_prefix).append(
+                "seed-0000000", "workflow.runStart", {"workflow": "human-in-loop"}
             )
             by_size[str(size)] = {
                 "runs": int(st.redis.zcard(st.client.store.index_key)),

@@ -10,6 +10,7 @@ import urllib.request
 import websockets
 
 from bench.stack import percentiles, report, stack, waiting_runs
+from hitl_web.engine.journal import Journal
 from hitl_web.live import Realtime
 
 
@@ -46,7 +47,7 @@ async def hold(port: int, realtime: Realtime, run_ids: list[str], viewers: int) 
     health_open = [await loop.run_in_executor(None, healthz_ms, port) for _ in range(20)]
     pushed_at = time.time()
     for r in run_ids:
-        realtime.channel(r).emit("workflow.stepStart", {"stepName": "bench", "index": 99})
+        Journal(realtime.redis, realtime.prefix).append(r, "workflow.stepStart", {"stepName": "bench", "index": 99})
     deadline = time.monotonic() + 60
     while sum(1 for g in got if g >= 1) < viewers and time.monotonic() < deadline:
         await asyncio.sleep(0.02)

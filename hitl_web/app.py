@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException, SecurityError
 
 from .connections import connect
 from .engine import Client
-from .live import Realtime, StreamSettings
+from .live import Realtime
 from .live.hub import Hub
 from .settings import Settings
 from .web import api, headers, limits, outages, pages, security, sockets
@@ -49,16 +49,16 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     settings: Settings = app.config.get("SETTINGS") or Settings.from_env(redis_url=app.config["REDIS_URL"])
     connection = connect(settings.redis_url)
-    app.extensions["hitl"] = Client(connection, settings)
-    bounds = StreamSettings(max_len=settings.stream_max_len, ttl_seconds=settings.stream_ttl)
-    app.extensions["hitl_realtime"] = rt = Realtime(connection, settings.key_prefix, bounds)
+    app.extensions["hitl"] = client = Client(connection, settings)
+    app.extensions["hitl_realtime"] = rt = Realtime(connection, settings.key_prefix)
     with contextlib.suppress(redis.RedisError):  # Redis may be down at start: /healthz says so
-        rt.retire_old_stream()  # upgrading: where the all-runs stream was, a run "all" keeps its events
+        # Upgrading: where the all-runs stream was, a run "all" keeps its journal.
+        client.engine.journal.retire_old_stream()
 
     def reader() -> Client:  # the hub renders every push on one thread, over a connection of its own
         return Client(redis.Redis(connection_pool=connection.connection_pool, single_connection_client=True), settings)
 
-    app.extensions["hitl_hub"] = hub = Hub(rt, scope=lambda: push_context(app), reader=reader)
+    app.extensions["hitl_hub"] = Hub(rt, scope=lambda: push_context(app), reader=reader)
     sign_ins = SignIns(
         connection, settings.key_prefix, app.config["SESSION_IDLE_SECONDS"], app.config["SESSION_MAX_SECONDS"]
     )
@@ -69,7 +69,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         per_account=app.config["SIGNIN_FAILURES_PER_ACCOUNT"],
         per_address=app.config["SIGNIN_FAILURES_PER_ADDRESS"],
     )
-    sockets.HUBS.append(hub)
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
@@ -111,8 +110,8 @@ def healthz() -> tuple[dict[str, Any], int]:
     """
     from flask import current_app
 
+    from .engine.outages import describe
     from .engine.worker.heartbeat import liveness, stale_after
-    from .engine.worker.outages import describe
 
     client: Client = current_app.extensions["hitl"]
     settings, connection = client.settings, client.engine.redis

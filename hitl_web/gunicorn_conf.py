@@ -36,7 +36,7 @@ def post_worker_init(worker: Any) -> None:
         previous = signal.getsignal(signum)
 
         def handler(sig: int, frame: Any, previous: Any = previous) -> None:
-            shutdown()
+            shutdown(worker.wsgi)  # the app gunicorn loaded (load_wsgi runs before this hook)
             if callable(previous):
                 previous(sig, frame)
 

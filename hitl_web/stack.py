@@ -67,7 +67,7 @@ class Workers:
                     "worker",
                     *(["--with-scheduler"] if with_scheduler else []),
                     "--worker-class",
-                    "hitl_web.engine.worker.rq.Worker",
+                    "hitl_web.engine.worker.Worker",
                     "--url",
                     self.settings.redis_url,
                     "--name",

@@ -452,40 +452,38 @@ def test_the_write_that_ends_an_execution_claims_the_next_queued_run(client: Cli
     store = client.store
     token = new_token()
     assert isinstance(store.claim(first, token), Claim)
-    store.hands_off = True
-    assert store.finish(first, token, RunStatus.COMPLETED, Pending(), result={"ok": 1})
-    assert store.handed is not None
-    run_id, next_token, claim = store.handed
+    ended = store.finish(first, token, RunStatus.COMPLETED, Pending(), result={"ok": 1}, take_next=True)
+    assert ended.taken and ended.handed is not None
+    handed = ended.handed
     # The first run's own call came first in the queue: it is finished, so its call is dropped.
-    assert run_id == second and claim.workflow == "counted" and claim.steps == []
-    assert rconn.hget(store.run_key(second), "owner") == next_token
+    assert handed.run_id == second and handed.claim.workflow == "counted" and handed.claim.steps == []
+    assert rconn.hget(store.run_key(second), "owner") == handed.token
     assert rconn.llen(client.engine.queue.key) == 0
     assert client.get_run(first).result == {"ok": 1}
-    store.hands_off, store.handed = False, None
-    assert not store.finish(first, token, RunStatus.COMPLETED, Pending())  # no longer its owner
-    assert store.handed is None
+    again = store.finish(first, token, RunStatus.COMPLETED, Pending(), take_next=True)
+    assert not again.taken and again.handed is None  # no longer its owner
 
 
-def test_a_dequeue_claims_the_run_its_wake_up_call_wakes(
-    client: Client, rconn: redis.Redis, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_dequeue_claims_the_run_its_wake_up_call_wakes(client: Client, rconn: redis.Redis) -> None:
     """The claim rides behind the BLMOVE; when two workers' BLMOVEs are served at once, each job is run once."""
     from rq import Queue
     from rq.exceptions import DequeueTimeout
 
-    from hitl_web.engine import execution as runner
+    from hitl_web.engine.execution import Engine
     from hitl_web.engine.storage.store import Claim
-    from hitl_web.engine.worker.rq import RunJob, Worker
+    from hitl_web.engine.worker.rq_worker import RunJob, Worker
 
     conn = client.store.redis
-    monkeypatch.setattr(runner, "_engine", runner.Engine(conn, client.settings))
     queue = Queue(client.settings.queue_name, connection=conn)
     run_id = client.trigger("counted")
     wake_up = rconn.lpop(queue.key)  # taken back, to be pushed below
     job = queue.enqueue("builtins.len", "abcd")
     other = rconn.lpop(queue.key)
     assert other == job.id and wake_up and run_id in wake_up
-    a, b = (Worker([queue], connection=conn, name=f"{client.settings.queue_name}-{n}") for n in "ab")
+    a, b = (
+        Worker([queue], connection=conn, name=f"{client.settings.queue_name}-{n}", engine=Engine(conn, client.settings))
+        for n in "ab"
+    )
     with pytest.raises(DequeueTimeout):
         a.dequeue(queue, 1, job_class=RunJob)
 
@@ -505,8 +503,8 @@ def test_a_dequeue_claims_the_run_its_wake_up_call_wakes(
     second.join(10)
     # a's claim ran first and found b's call the newest: a runs that run, and the RQ job after it.
     a_job, _ = got["a"]
-    assert a_job.id == wake_up and isinstance(a_job.claimed[1], Claim)
-    assert rconn.hget(client.store.run_key(run_id), "owner") == a_job.claimed[0]
+    assert a_job.id == wake_up and isinstance(a_job.claimed.claim, Claim)
+    assert rconn.hget(client.store.run_key(run_id), "owner") == a_job.claimed.token
     assert [j.id for j, _ in a.found] == [other]
     # b wakes holding the call only: its own claim is refused, so the run is executed once.
     b_job, _ = got["b"]

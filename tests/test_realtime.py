@@ -1,4 +1,4 @@
-"""Realtime channels: the event schema, bounded streams, history, and resuming from a stream id."""
+"""The runs' journals: the event schema, bounded lists, history, and resuming from a stream id."""
 
 from __future__ import annotations
 
@@ -8,13 +8,19 @@ import pytest
 import redis
 
 from hitl_web.engine import Client, RunStatus, StepStatus
-from hitl_web.live import SCHEMA, InvalidEvent, Realtime, StreamSettings
+from hitl_web.engine.journal import Journal, JournalBounds
+from hitl_web.live import SCHEMA, InvalidEvent, Realtime
 from tests.conftest import Workers, wait_for_status, wait_until
 
 
 @pytest.fixture
 def realtime(client: Client) -> Realtime:
-    return Realtime(client.store.redis, client.settings.key_prefix, StreamSettings(max_len=50, ttl_seconds=60))
+    return Realtime(client.store.redis, client.settings.key_prefix)
+
+
+@pytest.fixture
+def journal(client: Client) -> Journal:
+    return Journal(client.store.redis, client.settings.key_prefix, JournalBounds(max_len=50, ttl_seconds=60))
 
 
 def test_schema_has_the_guides_events() -> None:
@@ -30,34 +36,38 @@ def test_schema_has_the_guides_events() -> None:
     }
 
 
-def test_emit_validates_name_and_shape(realtime: Realtime) -> None:
+def test_emit_validates_name_and_shape(realtime: Realtime, journal: Journal) -> None:
     channel = realtime.channel("wfr_x")
     with pytest.raises(InvalidEvent, match=r"unknown event 'workflow\.nope'"):
-        channel.emit("workflow.nope", {})
+        journal.append(channel.run_id, "workflow.nope", {})
     with pytest.raises(InvalidEvent, match="eventId: Field required"):
-        channel.emit("workflow.waitingForInput", {"message": "hi"})
+        journal.append(channel.run_id, "workflow.waitingForInput", {"message": "hi"})
     with pytest.raises(InvalidEvent, match="status"):
-        channel.emit("workflow.runFinish", {"status": "exploded"})
+        journal.append(channel.run_id, "workflow.runFinish", {"status": "exploded"})
     with pytest.raises(InvalidEvent, match="Extra inputs"):
-        channel.emit("workflow.stepFinish", {"stepName": "a", "surprise": 1})
+        journal.append(channel.run_id, "workflow.stepFinish", {"stepName": "a", "surprise": 1})
     assert channel.history() == []  # nothing invalid was stored
 
 
-def test_every_event_carries_run_id_and_time(realtime: Realtime) -> None:
+def test_every_event_carries_run_id_and_time(realtime: Realtime, journal: Journal) -> None:
     channel = realtime.channel("wfr_y")
-    channel.emit("workflow.stepFinish", {"stepName": "a", "index": 0, "result": {"n": 1}})
+    journal.append(channel.run_id, "workflow.stepFinish", {"stepName": "a", "index": 0, "result": {"n": 1}})
     ((_, event),) = channel.history()
     assert event.name == "workflow.stepFinish" and event.runId == "wfr_y" and event.ts > 0
     assert event.data == {"stepName": "a", "index": 0, "result": {"n": 1}}
 
 
-def test_events_are_stored_compactly_and_read_back_whole(realtime: Realtime, rconn: redis.Redis) -> None:
+def test_events_are_stored_compactly_and_read_back_whole(
+    realtime: Realtime, journal: Journal, rconn: redis.Redis
+) -> None:
     """Stored: short name, ms offset, field values with trailing defaults left out; read: the whole event."""
     channel = realtime.channel("wfr_c")
     before = time.time()
-    channel.emit("workflow.stepStart", {"stepName": "a", "index": 0})  # type defaults to "run"
-    channel.emit("workflow.waitingForInput", {"eventId": "e-1", "message": 'Say "yes" <b>', "index": 1})
-    channel.emit("workflow.stepFinish", {"stepName": "b c", "index": 2, "result": {"k": [1, None]}})
+    journal.append(channel.run_id, "workflow.stepStart", {"stepName": "a", "index": 0})  # type defaults to "run"
+    journal.append(
+        channel.run_id, "workflow.waitingForInput", {"eventId": "e-1", "message": 'Say "yes" <b>', "index": 1}
+    )
+    journal.append(channel.run_id, "workflow.stepFinish", {"stepName": "b c", "index": 2, "result": {"k": [1, None]}})
     after = time.time()
     stored = [raw.split(" ", 1)[1] for raw in rconn.lrange(channel.key, 0, -1)]
     assert stored[0].startswith("stepStart ") and stored[0].endswith(' ["a",0]')
@@ -71,22 +81,22 @@ def test_events_are_stored_compactly_and_read_back_whole(realtime: Realtime, rco
     assert all(before - 0.001 <= e.ts <= after + 0.001 for e in events)
 
 
-def test_channel_is_bounded_and_expires(realtime: Realtime, rconn: redis.Redis) -> None:
+def test_channel_is_bounded_and_expires(realtime: Realtime, journal: Journal, rconn: redis.Redis) -> None:
     channel = realtime.channel("wfr_z")
-    channel.emit("workflow.runStart", {"workflow": "basic"})
+    journal.append(channel.run_id, "workflow.runStart", {"workflow": "basic"})
     for i in range(500):
-        channel.emit("workflow.stepStart", {"stepName": f"s{i}", "index": i})
+        journal.append(channel.run_id, "workflow.stepStart", {"stepName": f"s{i}", "index": i})
     assert rconn.llen(channel.key) == 50
     assert rconn.ttl(channel.key) == -1  # a live run's events do not expire
     history = channel.history()
     assert [e.data["stepName"] for _, e in history] == [f"s{i}" for i in range(450, 500)]
-    channel.emit("workflow.runFinish", {"status": "success"})
+    journal.append(channel.run_id, "workflow.runFinish", {"status": "success"})
     assert 0 < rconn.ttl(channel.key) <= 60  # a finished run's do, as its steps do
 
 
-def test_history_resumes_after_a_stream_id(realtime: Realtime) -> None:
+def test_history_resumes_after_a_stream_id(realtime: Realtime, journal: Journal) -> None:
     channel = realtime.channel("wfr_h")
-    ids = [channel.emit("workflow.stepStart", {"stepName": f"s{i}", "index": i}) for i in range(5)]
+    ids = [journal.append(channel.run_id, "workflow.stepStart", {"stepName": f"s{i}", "index": i}) for i in range(5)]
     assert [i for i, _ in channel.history(after=ids[1])] == ids[2:]
     assert channel.history(after=ids[-1]) == []
     assert channel.last_id() == ids[-1]

@@ -12,6 +12,7 @@ import simple_websocket
 from flask import Flask
 
 from hitl_web.engine import Client, RunStatus
+from hitl_web.engine.journal import Journal
 from hitl_web.live import Realtime
 from tests.conftest import WebServer, wait_for_status
 
@@ -129,8 +130,8 @@ def test_the_hub_renders_pushes_over_a_connection_of_its_own(app: Flask, client:
     sub = hub.subscribe(run_id, render)
     try:
         time.sleep(0.2)  # the hub's reader thread starts and reads from the stream's end
-        Realtime(client.store.redis, client.settings.key_prefix).channel(run_id).emit(
-            "workflow.stepStart", {"stepName": "one", "index": 0}
+        Journal(client.store.redis, client.settings.key_prefix).append(
+            run_id, "workflow.stepStart", {"stepName": "one", "index": 0}
         )
         push = sub.get(5)
         assert push is not None and push[1] == "pushed"

@@ -24,7 +24,7 @@ from .embedded_redis import EmbeddedRedis, kept_secret, masked, redis_server_bin
 # repository) runs the same two lines; tests/test_front_door.py keeps the two texts equal.
 PROCFILE = """\
 web: gunicorn -c python:hitl_web.gunicorn_conf 'hitl_web:create_app()'
-worker: RQ_REDIS_URL=$REDIS_URL rq worker --with-scheduler --worker-class hitl_web.engine.worker.rq.Worker ${HITL_QUEUE_NAME:-hitl}
+worker: RQ_REDIS_URL=$REDIS_URL rq worker --with-scheduler --worker-class hitl_web.engine.worker.Worker ${HITL_QUEUE_NAME:-hitl}
 """  # noqa: E501 (a Procfile line is one line)
 
 PROCFILE_LINE = re.compile(r"^([A-Za-z0-9_-]+):\s*(.+)$")  # Heroku's (and honcho's) grammar

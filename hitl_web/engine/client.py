@@ -119,12 +119,6 @@ class Client:
         if previous == "missing":
             raise RunNotFound(f"no run {run_id!r}")
         if previous in {RunStatus.RUNNING.value, RunStatus.WAITING.value}:
-            # No execution will tell the run's live pages; this call does.
-            from ..live import Realtime
-
-            Realtime(self.store.redis, self.settings.key_prefix).channel(run_id).emit(
-                "workflow.runFinish", {"status": "cancelled"}
-            )
             return RunStatus.CANCELLED
         return RunStatus(previous)
 

@@ -12,16 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 from .durations import Duration, parse_duration
 from .errors import (
-    LeaseLost,
     NonDeterminism,
     NonRetryableError,
     ResultNotSerializable,
-    RetryStep,
     StepError,
-    Suspend,
 )
 from .middleware import fire
 from .models import Step, StepStatus, StepType, WaitResult, dumps
+from .signals import LeaseLost, RetryStep, Suspend
 from .storage.store import Pending, apply_resolution
 
 if TYPE_CHECKING:
@@ -44,7 +42,7 @@ class WorkflowContext:
         self.workflow_run_id: str = execution.run_id
         self.workflow_name: str = execution.workflow.name
         self.request_payload: Any = payload
-        # For middleware that talks to the same Redis (the realtime events).
+        # For middleware that talks to the same Redis.
         self.connection = execution.engine.redis
         self.settings = execution.engine.settings
         self._steps: list[Step] = execution.claim.steps
@@ -55,10 +53,6 @@ class WorkflowContext:
         self._step_key: str | None = None
         # Records that go with this execution's next write (see ``Pending``).
         self.pending = Pending()
-
-    def ride_along(self, take: Callable[[], list[Any]]) -> None:
-        """Send ``take()``'s script arguments (a worker's realtime events) with this run's next writes."""
-        self._execution.store.riders = take
 
     @property
     def step_key(self) -> str:
@@ -147,7 +141,8 @@ class WorkflowContext:
                 approvers=list(approvers) if approvers else None,
                 separation_of_duties=True if ex.workflow.separation_of_duties else None,
             )
-            state, resolution = ex.store.wait(ex.run_id, ex.token, index, step, self.pending)
+            reached = ex.store.wait(ex.run_id, ex.token, index, step, self.pending, take_next=ex.take_next)
+            state, resolution = reached.state, reached.resolution
             if state == "lost":
                 raise LeaseLost(ex.run_id)
             # Fired once the wait is registered, so a page told about it can already show the prompt.
@@ -162,7 +157,7 @@ class WorkflowContext:
             if state == "waiting":
                 ex.log_step(step_name, "waiting")
                 fire(ex.middlewares, "on_info", context=self, info=f"waiting for event {event_id!r}")
-                raise Suspend(step_name)
+                raise Suspend(step_name, reached.handed)
         else:
             # Resumed: the notify (or the timeout) left its resolution on the run.
             step = recorded
@@ -186,16 +181,18 @@ class WorkflowContext:
         if recorded is None:
             step = Step(step_name, StepType.SLEEP, StepStatus.SLEEPING, now, deadline=now + seconds)
             self.pending.add(index, step)
-            if not ex.store.park(ex.run_id, ex.token, step.deadline or now, self.pending):
+            parked = ex.store.park(ex.run_id, ex.token, step.deadline or now, self.pending, take_next=ex.take_next)
+            if not parked.taken:
                 raise LeaseLost(ex.run_id)
             self._set_current(index, step)
             fire(ex.middlewares, "before_execution", context=self, step_name=step_name)
-            raise Suspend(step_name)
+            raise Suspend(step_name, parked.handed)
         wake_at = recorded.deadline or now
         if wake_at > now:
-            if not ex.store.park(ex.run_id, ex.token, wake_at, self.pending):
+            parked = ex.store.park(ex.run_id, ex.token, wake_at, self.pending, take_next=ex.take_next)
+            if not parked.taken:
                 raise LeaseLost(ex.run_id)
-            raise Suspend(step_name)
+            raise Suspend(step_name, parked.handed)
         recorded.status, recorded.finished_at = StepStatus.COMPLETED, now
         self._record(index, recorded)
         fire(ex.middlewares, "after_execution", context=self, step_name=step_name, result=None)

@@ -1,4 +1,4 @@
-"""Every exception the workflow engine raises, in one place."""
+"""Every error the workflow engine raises, in one place (its control signals: ``signals``)."""
 
 from __future__ import annotations
 
@@ -65,25 +65,3 @@ class StepError(Exception):
         super().__init__(f"step {step_name!r} failed: {message}")
         self.step_name = step_name
         self.message = message
-
-
-class ControlSignal(BaseException):
-    """Base of control-flow signals; a ``BaseException`` so ``except Exception`` cannot swallow it."""
-
-
-class Suspend(ControlSignal):
-    """The run is parked (waiting for an event, sleeping); this execution ends, holding no worker."""
-
-
-class RetryStep(ControlSignal):
-    """A step failed with attempts left; the run is parked until its backoff has passed."""
-
-    def __init__(self, step_name: str, attempt: int, error: BaseException) -> None:
-        super().__init__(step_name, attempt)
-        self.step_name = step_name
-        self.attempt = attempt
-        self.error = error
-
-
-class LeaseLost(ControlSignal):
-    """Another execution owns the run now, or the run was cancelled: stop without writing."""

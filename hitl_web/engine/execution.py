@@ -1,9 +1,8 @@
-"""One execution of a run: the RQ job that replays recorded steps and runs the next ones inline."""
+"""One execution of a run: replays its recorded steps and runs the next ones inline, until it ends."""
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import uuid
 from typing import Any
@@ -14,20 +13,20 @@ from rq import Queue
 from ..settings import Settings
 from .context import WorkflowContext, to_json_value
 from .errors import (
-    LeaseLost,
     NonDeterminism,
     NonRetryableError,
     ResultNotSerializable,
-    RetryStep,
     StepError,
-    Suspend,
     UnknownWorkflow,
 )
+from .journal import Journal, JournalBounds
 from .middleware import fire
 from .models import RunStatus
-from .registry import Workflow, get_workflow, load_workflows, middlewares_for, use
-from .storage.store import Claim, Pending, RunStore, new_token
-from .worker.outages import outage
+from .outages import outage
+from .progress import Progress
+from .registry import Workflow, get_workflow, load_workflows, middlewares_for
+from .signals import LeaseLost, RetryStep, Suspend
+from .storage.store import Claim, Handed, Pending, RunStore, new_token
 
 log = logging.getLogger("hitl_web.runs")
 
@@ -54,19 +53,20 @@ FINAL_ERRORS = (StepError, NonRetryableError, NonDeterminism, ResultNotSerializa
 
 
 class Engine:
-    """What a process needs to execute runs: the store, the queue and the settings."""
+    """What a process needs to execute runs: the store, its journal, the queue and the settings."""
 
     def __init__(self, connection: redis.Redis, settings: Settings) -> None:
         self.settings = settings
         self.redis = connection
         self.queue = Queue(settings.queue_name, connection=connection)
-        self.store = RunStore(connection, settings, (self.queue.key, self.queue.redis_queues_keys))
+        bounds = JournalBounds(max_len=settings.stream_max_len, ttl_seconds=settings.stream_ttl)
+        self.journal = Journal(connection, settings.key_prefix, bounds)
+        self.store = RunStore(connection, settings, (self.queue.key, self.queue.redis_queues_keys), self.journal)
+        # Every execution's transitions go to its run's journal, before any user middleware hears of them.
+        self.progress = Progress(self.journal)
         # Run id and token of the execution in progress in this process, for lease renewal.
         self.current: tuple[str, str] | None = None
         load_workflows(settings.workflow_modules)
-        from ..live.middleware import realtime_middleware
-
-        use(realtime_middleware)  # every workflow's progress goes to its live page
 
     def enqueue(self, run_id: str) -> None:
         """Queue a wake-up call for the run on the RQ queue; if it is lost, the run's lease brings it back.
@@ -87,38 +87,12 @@ class Engine:
         return bool(nonce) and self.redis.lpos(self.queue.key, wake_up_id(run_id, nonce)) is not None
 
 
-_engine: Engine | None = None
-_engine_lock = threading.Lock()
-
-
-def engine_for(connection: redis.Redis) -> Engine:
-    """This process's engine, made on first use with ``connection`` and settings from the environment."""
-    global _engine
-    with _engine_lock:
-        if _engine is None:
-            _engine = Engine(connection, Settings.from_env())
-        return _engine
-
-
-def execute_run(run_id: str) -> None:
-    """RQ job: execute ``run_id`` until it finishes, waits, sleeps or must retry."""
-    from rq import get_current_job
-
-    job = get_current_job()
-    assert job is not None, "execute_run runs inside an RQ job"
-    execute(job.connection, run_id)
-
-
-def execute(connection: redis.Redis, run_id: str, wake_up: tuple[str, str] = ("", "")) -> None:
-    """Execute ``run_id`` in this process (what a run job does); ``wake_up`` as ``RunStore.claim`` takes it."""
-    Execution(engine_for(connection), run_id, wake_up).execute()
-
-
 class Execution:
     """One pass over a run's workflow function, holding the run's lease while it lasts.
 
-    ``claimed`` is a claim already taken for ``token`` (``RunStore.handoff``); otherwise the
-    execution claims the run itself.
+    ``claimed`` is a claim already taken (a hand-off, or with the dequeue); otherwise the execution
+    claims the run itself. With ``take_next`` (a worker with time left), the write that ends the
+    execution also claims the next queued run, which ``execute`` returns.
     """
 
     def __init__(
@@ -127,14 +101,16 @@ class Execution:
         run_id: str,
         wake_up: tuple[str, str] = ("", ""),
         *,
-        claimed: tuple[str, Claim] | None = None,
+        claimed: Handed | None = None,
+        take_next: bool = False,
     ) -> None:
         self.engine = engine
         self.wake_up = wake_up
         self.store = engine.store
         self.run_id = run_id
-        self.token = claimed[0] if claimed is not None else new_token()
-        self.claimed: Claim | None = claimed[1] if claimed is not None else None
+        self.token = claimed.token if claimed is not None else new_token()
+        self.claimed: Claim | None = claimed.claim if claimed is not None else None
+        self.take_next = take_next
         self.workflow: Workflow
         self.claim: Claim
         self.middlewares: list[Any] = []
@@ -153,21 +129,23 @@ class Execution:
             f" duration_ms={duration * 1000:.1f}" if duration is not None else "",
         )
 
-    def execute(self) -> None:
-        """Claim the run, replay and continue it, and record how this execution ended."""
+    def execute(self) -> Handed | None:
+        """Claim the run, replay and continue it, and record how it ended; the next run the end claimed."""
         claim = self.claimed or self.store.claim(self.run_id, self.token, self.wake_up)
         if isinstance(claim, str):
             log.debug("run=%s not executed: %s", self.run_id, claim)
-            return
+            return None
         self.claim = claim
         try:
             self.workflow = get_workflow(claim.workflow)
         except UnknownWorkflow as exc:
             # Not registered in this process (a deploy removed it): fail it rather than loop on it.
             log.error("run=%s status=failed error=%r", self.run_id, str(exc))
-            self.store.finish(self.run_id, self.token, RunStatus.FAILED, Pending(), error=str(exc))
-            return
-        self.middlewares = middlewares_for(self.workflow)
+            ended = self.store.finish(
+                self.run_id, self.token, RunStatus.FAILED, Pending(), error=str(exc), take_next=self.take_next
+            )
+            return ended.handed
+        self.middlewares = [self.engine.progress, *middlewares_for(self.workflow)]
         context = WorkflowContext(self, self.workflow.load_payload(claim.payload))
         self.engine.current = (self.run_id, self.token)
         started = time.monotonic()
@@ -176,17 +154,15 @@ class Execution:
                 log.info("run=%s workflow=%s status=started", self.run_id, self.workflow.name)
                 fire(self.middlewares, "run_started", context=context)
             result = to_json_value(self.workflow.fn(context), f"workflow {self.workflow.name!r}")
-        except Suspend:
-            return
+        except Suspend as suspended:
+            return suspended.handed
         except LeaseLost:
             log.warning("run=%s execution %s lost the run (cancelled, or taken over)", self.run_id, self.token)
-            return
+            return None
         except RetryStep as retry:
-            self._retry(context, retry.step_name, retry.attempt, retry.error)
-            return
+            return self._retry(context, retry.step_name, retry.attempt, retry.error)
         except FINAL_ERRORS as exc:
-            self._fail(context, exc)
-            return
+            return self._fail(context, exc)
         except Exception as exc:
             if outage(exc) is not None:
                 # Redis is out, which is no fault of the workflow's and costs it no attempt: the run
@@ -195,15 +171,16 @@ class Execution:
             # An error in the workflow body, outside any step: retried like a step.
             attempt = claim.attempts + 1
             if attempt > self.workflow.retry.retries:
-                self._fail(context, exc)
-            else:
-                self._retry(context, "(workflow)", attempt, exc, run_attempts=attempt)
-            return
+                return self._fail(context, exc)
+            return self._retry(context, "(workflow)", attempt, exc, run_attempts=attempt)
         finally:
             self.engine.current = None
         # Hooks fire only for the execution that recorded the outcome: once, and after the state
         # they announce is visible to every reader.
-        if self.store.finish(self.run_id, self.token, RunStatus.COMPLETED, context.pending, result=result):
+        ended = self.store.finish(
+            self.run_id, self.token, RunStatus.COMPLETED, context.pending, result=result, take_next=self.take_next
+        )
+        if ended.taken:
             log.info(
                 "run=%s workflow=%s status=completed duration_ms=%.1f",
                 self.run_id,
@@ -211,6 +188,7 @@ class Execution:
                 (time.monotonic() - started) * 1000,
             )
             fire(self.middlewares, "run_completed", context=context, result=result)
+        return ended.handed
 
     def _retry(
         self,
@@ -219,19 +197,26 @@ class Execution:
         attempt: int,
         error: BaseException,
         run_attempts: int | None = None,
-    ) -> None:
+    ) -> Handed | None:
         delay = self.workflow.retry.delay_before(attempt)
         warning = f"{step} failed (attempt {attempt}), retrying in {delay:g}s: {type(error).__name__}: {error}"
         log.warning(
             "run=%s workflow=%s step=%s status=retrying attempt=%d", self.run_id, self.workflow.name, step, attempt
         )
         fire(self.middlewares, "on_warning", context=context, warning=warning)
-        self.store.park(self.run_id, self.token, time.time() + delay, context.pending, attempts=run_attempts)
+        wake_at = time.time() + delay
+        parked = self.store.park(
+            self.run_id, self.token, wake_at, context.pending, attempts=run_attempts, take_next=self.take_next
+        )
+        return parked.handed
 
-    def _fail(self, context: WorkflowContext, error: BaseException) -> None:
+    def _fail(self, context: WorkflowContext, error: BaseException) -> Handed | None:
         message = f"{type(error).__name__}: {error}"
-        if not self.store.finish(self.run_id, self.token, RunStatus.FAILED, context.pending, error=message):
-            return
+        ended = self.store.finish(
+            self.run_id, self.token, RunStatus.FAILED, context.pending, error=message, take_next=self.take_next
+        )
+        if not ended.taken:
+            return ended.handed
         log.error("run=%s workflow=%s status=failed error=%r", self.run_id, self.workflow.name, message)
         if self.workflow.failure_function is not None:
             try:
@@ -239,3 +224,4 @@ class Execution:
             except Exception:
                 log.exception("run=%s failure function raised", self.run_id)
         fire(self.middlewares, "on_error", context=context, error=error)
+        return ended.handed

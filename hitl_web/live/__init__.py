@@ -1,8 +1,8 @@
-"""Realtime: typed workflow events on per-run Redis Streams, emitted by a middleware."""
+"""Live: the read side of the runs' journals (history, the all-runs stream) and the hub that fans it out."""
 
 from __future__ import annotations
 
-from .channel import Channel, Realtime, StreamSettings
-from .schema import SCHEMA, Event, InvalidEvent
+from ..engine.events import SCHEMA, Event, InvalidEvent
+from .channel import Channel, Realtime
 
-__all__ = ["SCHEMA", "Channel", "Event", "InvalidEvent", "Realtime", "StreamSettings"]
+__all__ = ["SCHEMA", "Channel", "Event", "InvalidEvent", "Realtime"]

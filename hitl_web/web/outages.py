@@ -8,7 +8,7 @@ from typing import Any
 import redis
 from flask import Flask, render_template, request
 
-from ..engine.worker.outages import describe, outage
+from ..engine.outages import describe, outage
 
 log = logging.getLogger("hitl_web.web")
 

@@ -45,14 +45,12 @@ def hub() -> Hub:
     return current_app.extensions["hitl_hub"]  # type: ignore[no-any-return]
 
 
-def shutdown() -> None:
-    """Close every live socket with 1012 (called on SIGTERM)."""
+def shutdown(app: Any) -> None:
+    """Close every live socket of ``app`` with 1012 (called on SIGTERM)."""
     SHUTDOWN.set()
-    for app_hub in list(HUBS):
+    app_hub = getattr(app, "extensions", {}).get("hitl_hub")
+    if app_hub is not None:
         app_hub.close()
-
-
-HUBS: list[Hub] = []
 
 
 def _after() -> str:

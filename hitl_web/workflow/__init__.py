@@ -12,7 +12,7 @@ from ..engine import *  # noqa: F403
 from ..engine import __all__ as __all__
 
 warnings.warn(
-    "hitl_web.workflow is now hitl_web.engine (and the worker class hitl_web.engine.worker.rq.Worker)",
+    "hitl_web.workflow is now hitl_web.engine (and the worker class hitl_web.engine.worker.Worker)",
     DeprecationWarning,
     stacklevel=2,
 )

@@ -2,4 +2,4 @@
 
 from __future__ import annotations
 
-from ..engine.worker.rq import Worker as Worker
+from ..engine.worker import Worker as Worker

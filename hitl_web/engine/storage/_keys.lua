@@ -199,6 +199,6 @@ local function hand_off(i, now, out)
   return out
 end
 -- A worker's realtime events that ride along with a script of its execution, from ARGV[first] on
--- (store_events.lua, prepended). They are stored whether or not the script's own change is taken:
+-- (journal.lua, prepended). They are stored whether or not the script's own change is taken:
 -- they were emitted before it, and may be another run's.
-local function ride(first) store_events(P, first) end
+local function ride(first) append_journal(P, first) end

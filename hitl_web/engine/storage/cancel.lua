@@ -1,4 +1,5 @@
--- ARGV: prefix, run id, now, ttl seconds (0: keep). Returns the status the run had.
+-- ARGV: prefix, run id, now, ttl seconds (0: keep), then the run's last journal entry (runFinish,
+--       cancelled: see append_journal), written only when the cancel is taken. Returns the status the run had.
 local id, now = ARGV[2], ARGV[3]
 local rk = run_key(id)
 local f = redis.call('HMGET', rk, 'status', 'wait_index')
@@ -16,4 +17,5 @@ if ttl > 0 then
   redis.call('EXPIRE', steps_key(id), ttl)
   redis.call('EXPIRE', events_key(id), ttl)
 end
+append_journal(P, 5)
 return f[1]

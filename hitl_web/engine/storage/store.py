@@ -6,7 +6,6 @@ import json
 import secrets
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 import redis
 
 from ...settings import Settings
+from ..journal import Journal, entry
 from ..models import Refusal, Resolution, RunStatus, Step, Waiter, dumps
 from .queries import RunQueries, _text
 from .queries import apply_resolution as apply_resolution
@@ -68,6 +68,32 @@ class Pending:
         return blob, clear
 
 
+@dataclass(frozen=True)
+class Handed:
+    """The next run an ending write claimed for its worker (the hand-off), to be executed next."""
+
+    run_id: str
+    token: str
+    claim: Claim
+
+
+@dataclass(frozen=True)
+class Ending:
+    """What a park or a finish did: ``taken`` False when the execution no longer owned the run."""
+
+    taken: bool
+    handed: Handed | None = None
+
+
+@dataclass(frozen=True)
+class Reached:
+    """What reaching a wait did: ``state`` is waiting, resolved (a lookback decision), refused or lost."""
+
+    state: str
+    resolution: Any = None  # resolved: the kept resolution; refused: (principal, Refusal)
+    handed: Handed | None = None
+
+
 @dataclass
 class Claim:
     """What an execution gets when it takes a run: its inputs and the steps recorded so far."""
@@ -87,23 +113,19 @@ class RunStore(RunQueries):
     Its writes are here; its reads (``RunQueries``) in ``queries.py``.
     """
 
-    def __init__(self, connection: redis.Redis, settings: Settings, queue_keys: tuple[str, str]) -> None:
+    def __init__(
+        self, connection: redis.Redis, settings: Settings, queue_keys: tuple[str, str], journal: Journal
+    ) -> None:
         self.redis = connection
         self.settings = settings
         # The RQ queue's key and the set of queue keys: triggers and notifies queue wake-up calls.
         self.queue_keys = queue_keys
         self.prefix = settings.key_prefix
-        # Realtime events that go with an execution's writes (``realtime.channel.Outbox.take_args``):
-        # a worker's events cost no round trip of their own.
-        self.riders: Callable[[], list[Any]] | None = None
-        # A worker sets ``hands_off``: then the script that ends an execution (a wait, a park, a
-        # finish) also claims the next queued run, left in ``handed`` (run id, token, claim) for the
-        # worker to execute next. Off by default: nobody else would execute what was claimed.
-        self.hands_off = False
-        self.handed: tuple[str, str, Claim] | None = None
+        # The journal entries an execution made go with its next write: they cost no round trip of
+        # their own, and never reach Redis before the state they announce.
+        self.journal = journal
         scripts = resources.files(__package__)
-        preamble = resources.files("hitl_web.live").joinpath("store_events.lua").read_text()
-        preamble += scripts.joinpath("_keys.lua").read_text()
+        preamble = scripts.joinpath("journal.lua").read_text() + scripts.joinpath("_keys.lua").read_text()
         indexes = scripts.joinpath("_indexes.lua").read_text()
         self._scripts = {
             name: connection.register_script(
@@ -113,14 +135,16 @@ class RunStore(RunQueries):
         }
 
     def _call_riding(self, name: str, *args: Any) -> Any:
-        """``_call`` with the events waiting to ride along (the script's arguments end with them)."""
-        riding = self.riders() if self.riders is not None else []
-        return self._scripts[name](args=[self.prefix, *args, *riding])
+        """``_call`` with the journal entries waiting to ride along (the script's arguments end with them)."""
+        return self._scripts[name](args=[self.prefix, *args, *self.journal.riders()])
 
-    def _call_ending(self, name: str, *args: Any) -> Any:
-        """``_call_riding`` for a script that ends an execution: it may also claim the next run (``handed``)."""
-        if not self.hands_off:
-            return self._call_riding(name, *args, "", "", "")
+    def _call_ending(self, name: str, take_next: bool, *args: Any) -> tuple[Any, Handed | None]:
+        """``_call_riding`` for a script that ends an execution; with ``take_next`` it also claims the next run.
+
+        Only a worker asks for the next run: nobody else would execute what was claimed.
+        """
+        if not take_next:
+            return self._call_riding(name, *args, "", "", ""), None
         token = new_token()
         reply = self._call_riding(name, *args, self.queue_keys[0], token, self._lease_deadline(time.time()))
         # {'waiting', next...} from a wait ({'refused', principal, reason, next...} when it refused a
@@ -130,8 +154,8 @@ class RunStore(RunQueries):
             skip = {1: 1, "waiting": 1, "refused": 3}.get(head)
             if skip is not None and len(reply) > skip:
                 run_id, claim = _next_run(reply[skip:])
-                self.handed = (run_id, token, claim)
-        return reply
+                return reply, Handed(run_id, token, claim)
+        return reply, None
 
     def _lease_deadline(self, now: float) -> str:
         return repr(now + self.settings.lease_seconds)
@@ -163,7 +187,7 @@ class RunStore(RunQueries):
         now = time.time()
         return _claim(self._call("claim", run_id, token, repr(now), self._lease_deadline(now), *wake_up))
 
-    def handoff(self, token: str) -> tuple[str, Claim] | None:
+    def handoff(self, token: str) -> Handed | None:
         """End an execution: write the events riding along, and claim the next run queued for RQ.
 
         The run is taken off the head of the queue for the execution ``token``; ``None`` when the
@@ -171,7 +195,10 @@ class RunStore(RunQueries):
         """
         now = time.time()
         reply = self._call_riding("handoff", token, repr(now), self._lease_deadline(now), self.queue_keys[0])
-        return _next_run(reply) if reply else None
+        if not reply:
+            return None
+        run_id, claim = _next_run(reply)
+        return Handed(run_id, token, claim)
 
     def take_moved(self, pipe: Any, intermediate: str, token: str) -> None:
         """Queue ``take_moved.lua`` on ``pipe``, right behind the worker's BLMOVE into ``intermediate``."""
@@ -195,20 +222,25 @@ class RunStore(RunQueries):
         blob, clear = pending.take()
         return bool(self._call_riding("write_step", run_id, token, blob, clear, stamp()))
 
-    def wait(self, run_id: str, token: str, index: int, step: Step, pending: Pending) -> tuple[str, Any]:
-        """Register the wait ``step``; ``("resolved", resolution)`` when a lookback notify was kept.
+    def wait(
+        self, run_id: str, token: str, index: int, step: Step, pending: Pending, *, take_next: bool = False
+    ) -> Reached:
+        """Register the wait ``step``; resolved at once when a lookback notify was kept for it.
 
-        ``("refused", (principal, reason))`` when the policy refused a lookback decision: the wait is open.
+        Refused (with the principal and the reason) when the policy refused a lookback decision:
+        the wait is open.
         """
         assert step.event_id is not None and step.deadline is not None
         pending.add(index, step)
         blob, clear = pending.take()
         deadline = repr(step.deadline)
-        reply = self._call_ending("wait", run_id, token, blob, clear, index, step.event_id, deadline, stamp())
+        reply, handed = self._call_ending(
+            "wait", take_next, run_id, token, blob, clear, index, step.event_id, deadline, stamp()
+        )
         state = _text(reply[0])
         if state == "refused":
-            return state, (_text(reply[1]), Refusal(_text(reply[2])))
-        return state, (json.loads(reply[1]) if state == "resolved" else None)
+            return Reached(state, (_text(reply[1]), Refusal(_text(reply[2]))), handed)
+        return Reached(state, json.loads(reply[1]) if state == "resolved" else None, handed)
 
     def resolve(
         self, event_id: str, resolution: Any, run_id: str | None, *, lookback: bool = True, principal: str = ""
@@ -256,26 +288,54 @@ class RunStore(RunQueries):
         """Extend the lease of the execution ``token``; False when it lost the run."""
         return bool(self._call("renew", run_id, token, self._lease_deadline(time.time())))
 
-    def park(self, run_id: str, token: str, wake_at: float, pending: Pending, attempts: int | None = None) -> bool:
+    def park(
+        self,
+        run_id: str,
+        token: str,
+        wake_at: float,
+        pending: Pending,
+        attempts: int | None = None,
+        *,
+        take_next: bool = False,
+    ) -> Ending:
         """Release the run until ``wake_at`` (a sleep or a retry backoff), writing the pending records."""
         blob, clear = pending.take()
         now = stamp()
         attempts_arg = "" if attempts is None else attempts
-        return _done(self._call_ending("park", run_id, token, blob, clear, repr(wake_at), now, attempts_arg))
+        reply, handed = self._call_ending(
+            "park", take_next, run_id, token, blob, clear, repr(wake_at), now, attempts_arg
+        )
+        return Ending(_done(reply), handed)
 
     def finish(
-        self, run_id: str, token: str, status: RunStatus, pending: Pending, *, result: Any = None, error: str = ""
-    ) -> bool:
+        self,
+        run_id: str,
+        token: str,
+        status: RunStatus,
+        pending: Pending,
+        *,
+        result: Any = None,
+        error: str = "",
+        take_next: bool = False,
+    ) -> Ending:
         """Mark the run completed (with ``result``) or failed (with ``error``), writing the pending records."""
         field_name, value = ("result", dumps(result)) if status is RunStatus.COMPLETED else ("error", error)
         blob, clear = pending.take()
         ttl = self.settings.finished_run_ttl
         now = stamp()
-        return _done(self._call_ending("finish", run_id, token, blob, clear, status.value, field_name, value, now, ttl))
+        reply, handed = self._call_ending(
+            "finish", take_next, run_id, token, blob, clear, status.value, field_name, value, now, ttl
+        )
+        return Ending(_done(reply), handed)
 
     def cancel(self, run_id: str) -> str:
-        """Cancel a running or waiting run; returns the status it had (``missing`` when unknown)."""
-        return _text(self._call("cancel", run_id, stamp(), self.settings.finished_run_ttl))
+        """Cancel a running or waiting run; returns the status it had (``missing`` when unknown).
+
+        The cancel writes the run's last journal entry (runFinish, cancelled) in the same script:
+        no execution will announce it.
+        """
+        announce = self.journal.args([entry(run_id, "workflow.runFinish", {"status": "cancelled"})])
+        return _text(self._call("cancel", run_id, stamp(), self.settings.finished_run_ttl, *announce))
 
 
 def new_token() -> str:

@@ -13,7 +13,7 @@ from typing import Any
 
 from rq.scheduler import RQScheduler
 
-from .outages import Backoff, outage
+from ..outages import Backoff, outage
 
 
 class Scheduler(RQScheduler):

@@ -9,8 +9,8 @@ import time
 from rq.worker import BaseWorker
 
 from ..execution import Engine
+from ..outages import Backoff, outage
 from .heartbeat import beat, beat_every
-from .outages import Backoff, outage
 
 log = logging.getLogger("hitl_web.worker")
 

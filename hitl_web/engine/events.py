@@ -1,4 +1,4 @@
-"""The realtime events, as pydantic models keyed by their wire name (``workflow.stepFinish`` ...)."""
+"""The journal's events, as pydantic models keyed by their wire name (``workflow.stepFinish`` ...)."""
 
 from __future__ import annotations
 

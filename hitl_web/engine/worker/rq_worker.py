@@ -15,16 +15,15 @@ from rq.exceptions import DequeueTimeout
 from rq.job import Job
 from rq.worker import WorkerStatus
 
-from ..execution import Engine, Execution, engine_for, execute, run_of_wake_up
-from ..storage.store import Claim, new_token
-from .outages import Backoff, SteadyWorker, describe, outage
+from ...settings import Settings
+from ..execution import Engine, Execution, run_of_wake_up
+from ..outages import Backoff, describe, outage
+from ..storage.store import Claim, Handed, new_token
 from .scheduler import start_scheduler
+from .steady import SteadyWorker
 from .sweeper import Sweeper
 
 log = logging.getLogger("hitl_web.worker")
-
-
-RUN_JOB = "hitl_web.engine.execution.execute_run"
 
 
 class RunJob(Job):
@@ -34,8 +33,10 @@ class RunJob(Job):
     one RPUSH and dequeueing reads nothing more. Any other job is fetched as RQ fetches it.
     """
 
-    # (token, claim) when the run was claimed together with the dequeue (``RunQueue``).
-    claimed: tuple[str, Claim] | None = None
+    # The run this wake-up call wakes (None: any other RQ job), and the claim taken together with
+    # the dequeue (``RunQueue``), if any.
+    run_id: str | None = None
+    claimed: Handed | None = None
 
     @classmethod
     def fetch(cls, id: str, connection: Any = None, serializer: Any = None) -> Job:
@@ -46,12 +47,10 @@ class RunJob(Job):
         return cls.wake_up(id, run_id, connection)
 
     @classmethod
-    def wake_up(cls, id: str, run_id: str, connection: Any, claimed: tuple[str, Claim] | None = None) -> RunJob:
+    def wake_up(cls, id: str, run_id: str, connection: Any, claimed: Handed | None = None) -> RunJob:
         """The job of the wake-up call ``id`` (of ``run_id``), with the claim taken with it if any."""
         job = cls(id, connection=connection)
-        job.func_name = RUN_JOB
-        job.args = (run_id,)
-        job.kwargs = {}
+        job.run_id = run_id
         job.claimed = claimed
         return job
 
@@ -92,7 +91,7 @@ class Worker(SteadyWorker):
     # heartbeat, maintenance, suspension and stop checks).
     handoff_budget = 1.0
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, engine: Engine | None = None, **kwargs: Any) -> None:
         # `rq worker` passes its default job and queue classes explicitly; ours read wake-up calls.
         if kwargs.get("job_class") in (None, Job, "rq.job.Job"):
             kwargs["job_class"] = RunJob
@@ -105,6 +104,19 @@ class Worker(SteadyWorker):
         # intermediate queue cleanup requeues an RQ job.
         self.found: list[tuple[Job, Queue]] = []
         self.backoff = Backoff(f"worker {self.name}")
+        self._engine = engine  # made on first use from the environment's settings, when not given
+
+    @property
+    def engine(self) -> Engine:
+        """The engine runs execute with (unless given), made on first use over a connection of its own.
+
+        Runs execute on the main thread over that one connection (no pool bookkeeping per command);
+        the sweeper thread has its own engine over the pool.
+        """
+        if self._engine is None:
+            own = redis.Redis(connection_pool=self.connection.connection_pool, single_connection_client=True)
+            self._engine = Engine(own, Settings.from_env())
+        return self._engine
 
     def _start_scheduler(
         self, burst: bool = False, logging_level: str | None = "INFO", date_format: str = "", log_format: str = ""
@@ -121,7 +133,7 @@ class Worker(SteadyWorker):
         """
         if self.found:
             return self.found.pop(0)
-        store = engine_for(self.connection).store
+        store = self.engine.store
         intermediate = queue.intermediate_queue_key
         while True:
             token = new_token()
@@ -149,7 +161,8 @@ class Worker(SteadyWorker):
             if taken is not None:
                 run_id, job_id, claim = taken
                 if isinstance(claim, Claim):
-                    results.append((RunJob.wake_up(job_id, run_id, self.connection, (token, claim)), queue))
+                    handed = Handed(run_id, token, claim)
+                    results.append((RunJob.wake_up(job_id, run_id, self.connection, handed), queue))
                 if job_id == moved_id:
                     moved_id = None  # the call this BLMOVE moved: taken (a refused claim drops it, as RQ's would)
             if moved_id is not None:  # another kind of job, or another worker's call was taken instead
@@ -164,7 +177,8 @@ class Worker(SteadyWorker):
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         """Execute a run job in place; hand any other job to RQ."""
-        if job.func_name != RUN_JOB:
+        run_id = job.run_id if isinstance(job, RunJob) else None
+        if run_id is None:
             try:
                 super().execute_job(job, queue)
             except Exception as exc:
@@ -175,15 +189,13 @@ class Worker(SteadyWorker):
         # Busy, so a stop signal waits for the run to park or finish (warm shutdown) instead of
         # interrupting it.
         self.set_state(WorkerStatus.BUSY)
-        store = engine_for(self.connection).store
-        store.hands_off, store.handed = True, None
+        assert isinstance(job, RunJob)
         try:
-            claimed = getattr(job, "claimed", None)
-            if claimed is not None:  # claimed with the dequeue, which took the call off RQ's queues
-                Execution(engine_for(self.connection), str(job.args[0]), claimed=claimed).execute()
-            else:  # the claim takes the call off RQ's intermediate queue; it never had a job hash
-                execute(self.connection, str(job.args[0]), (queue.intermediate_queue_key, job.id))
-            self.hand_off()
+            # Claimed with the dequeue, which took the call off RQ's queues; otherwise the claim
+            # takes the call off RQ's intermediate queue (it never had a job hash).
+            wake_up = ("", "") if job.claimed is not None else (queue.intermediate_queue_key, job.id)
+            execution = Execution(self.engine, run_id, wake_up, claimed=job.claimed, take_next=self._may_take_next())
+            self.hand_off(execution.execute())
         except Exception as exc:
             # The run keeps its lease: when it expires, a sweep hands the run to a new job.
             if outage(exc) is None:
@@ -193,33 +205,31 @@ class Worker(SteadyWorker):
             # Redis out: the call stays on RQ's intermediate queue, for its cleanup (the run needs it no more).
             with contextlib.suppress(redis.RedisError):
                 self.connection.lrem(queue.intermediate_queue_key, 1, job.id)
-        finally:
-            store.hands_off = False
 
-    def hand_off(self) -> None:
+    def _may_take_next(self, until: float | None = None) -> bool:
+        """Whether the write that ends an execution may claim the next run: not told to stop, budget left."""
+        return not self._stop_requested and (until is None or time.monotonic() < until)
+
+    def hand_off(self, taken: Handed | None) -> None:
         """Execute the runs queued behind the one just executed, each taken as the previous ends.
 
         The write that ends an execution (a wait, a park, a finish) claims the next run in the same
-        round trip (``RunStore.handed``); when it took none, one hand-off script writes the last
-        events and tries again. Out of budget or told to stop, the worker takes no more.
+        round trip (``taken``, what ``Execution.execute`` returned); when it took none, one hand-off
+        script writes the last journal entries and tries again. Out of budget or told to stop, the
+        worker takes no more.
         """
-        store = engine_for(self.connection).store
         until = time.monotonic() + self.handoff_budget
         handed = 0
         while True:
-            taken, store.handed = store.handed, None
             if taken is None:
-                if self._stop_requested or time.monotonic() >= until:
-                    break  # the last execution's events go out with the outbox
-                token = new_token()
-                found = store.handoff(token)
-                if found is None:
+                if not self._may_take_next(until):
+                    break  # the last execution's journal entries go out with the outbox
+                taken = self.engine.store.handoff(new_token())
+                if taken is None:
                     break
-                taken = (found[0], token, found[1])
-            run_id, token, claim = taken
             # A claimed run is always executed; the next one is only claimed while there is budget.
-            store.hands_off = not self._stop_requested and time.monotonic() < until
-            Execution(engine_for(self.connection), run_id, claimed=(token, claim)).execute()
+            execution = Execution(self.engine, taken.run_id, claimed=taken, take_next=self._may_take_next(until))
+            taken = execution.execute()
             handed += 1
         if handed:
             log.debug("handed off %d runs", handed)
@@ -265,11 +275,7 @@ class Worker(SteadyWorker):
             handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
             logger.addHandler(handler)
             logger.setLevel(os.environ.get("HITL_LOG_LEVEL", "INFO").upper())
-        # Runs execute on the main thread over a connection of their own (no pool bookkeeping per
-        # command); the sweeper thread uses the pool.
-        own = redis.Redis(connection_pool=self.connection.connection_pool, single_connection_client=True)
-        executing = engine_for(own)
-        self.sweeper = Sweeper(Engine(self.connection, executing.settings), executing, self)
+        self.sweeper = Sweeper(Engine(self.connection, self.engine.settings), self.engine, self)
         self.sweeper.start()
 
     def teardown(self) -> None:
@@ -278,10 +284,8 @@ class Worker(SteadyWorker):
         if sweeper is not None:
             sweeper.stopped.set()
             sweeper.join(timeout=5)
-        from ...live.middleware import realtime_middleware
-
         try:
-            realtime_middleware.flush()
+            self.engine.journal.flush()
         except redis.RedisError as exc:
-            log.warning("worker %s: last realtime events not written, Redis %s", self.name, describe(exc))
+            log.warning("worker %s: last journal entries not written, Redis %s", self.name, describe(exc))
         super().teardown()
