@@ -471,7 +471,8 @@ def test_a_dequeue_claims_the_run_its_wake_up_call_wakes(client: Client, rconn: 
 
     from hitl_web.engine.execution import Engine
     from hitl_web.engine.storage.store import Claim
-    from hitl_web.engine.worker.rq_worker import RunJob, Worker
+    from hitl_web.engine.worker.rq_worker import Worker
+    from hitl_web.engine.worker.wake_up_job import RunJob
 
     conn = client.store.redis
     queue = Queue(client.settings.queue_name, connection=conn)

@@ -11,66 +11,21 @@ from typing import Any, cast
 
 import redis
 from rq import Queue
-from rq.exceptions import DequeueTimeout
+from rq.exceptions import DequeueTimeout, NoSuchJobError
 from rq.job import Job
+from rq.utils import import_attribute
 from rq.worker import WorkerStatus
 
 from ...settings import Settings
-from ..execution import Engine, Execution, run_of_wake_up
+from ..execution import Engine, Execution
 from ..outages import Backoff, describe, outage
 from ..storage.store import Claim, Handed, new_token
 from .scheduler import start_scheduler
 from .steady import SteadyWorker
 from .sweeper import Sweeper
+from .wake_up_job import RunJob, RunQueue
 
 log = logging.getLogger("hitl_web.worker")
-
-
-class RunJob(Job):
-    """RQ's job class, and a run's wake-up call: the queued id names the run; nothing else is stored.
-
-    A run is durable through its lease, not its job, so a wake-up needs no job hash: enqueueing is
-    one RPUSH and dequeueing reads nothing more. Any other job is fetched as RQ fetches it.
-    """
-
-    # The run this wake-up call wakes (None: any other RQ job), and the claim taken together with
-    # the dequeue (``RunQueue``), if any.
-    run_id: str | None = None
-    claimed: Handed | None = None
-
-    @classmethod
-    def fetch(cls, id: str, connection: Any = None, serializer: Any = None) -> Job:
-        """The wake-up call for ``id``'s run, or the stored RQ job ``id``."""
-        run_id = run_of_wake_up(id)
-        if run_id is None:
-            return super().fetch(id, connection=connection, serializer=serializer)
-        return cls.wake_up(id, run_id, connection)
-
-    @classmethod
-    def wake_up(cls, id: str, run_id: str, connection: Any, claimed: Handed | None = None) -> RunJob:
-        """The job of the wake-up call ``id`` (of ``run_id``), with the claim taken with it if any."""
-        job = cls(id, connection=connection)
-        job.run_id = run_id
-        job.claimed = claimed
-        return job
-
-
-class RunQueue(Queue):
-    """RQ's queue, whose blocking dequeue also claims the run a wake-up call wakes (see ``Worker.dequeue``).
-
-    Each worker makes a subclass of its own that names it (``worker``).
-    """
-
-    worker: Worker | None = None
-
-    @classmethod
-    def dequeue_any(  # type: ignore[override]
-        cls, queues: list[Queue], timeout: int | None, connection: Any, **kwargs: Any
-    ) -> tuple[Job, Queue] | None:
-        """The next job of ``queues``, as RQ dequeues it, or with its run claimed in the same round trip."""
-        if cls.worker is None or timeout is None or len(queues) != 1:
-            return super().dequeue_any(queues, timeout, connection=connection, **kwargs)
-        return cls.worker.dequeue(queues[0], timeout, **kwargs)
 
 
 class Worker(SteadyWorker):
@@ -92,11 +47,14 @@ class Worker(SteadyWorker):
     handoff_budget = 1.0
 
     def __init__(self, *args: Any, engine: Engine | None = None, **kwargs: Any) -> None:
-        # `rq worker` passes its default job and queue classes explicitly; ours read wake-up calls.
-        if kwargs.get("job_class") in (None, Job, "rq.job.Job"):
+        # `rq worker` passes its default job and queue classes explicitly (as dotted names); in
+        # their place, ours read wake-up calls. A class of the user's own is used as given.
+        if _resolved(kwargs.get("job_class")) in (None, Job):
             kwargs["job_class"] = RunJob
-        claiming = kwargs.get("queue_class") in (None, Queue, "rq.Queue", "rq.queue.Queue")
+        claiming = _resolved(kwargs.get("queue_class")) in (None, Queue)
         super().__init__(*args, **kwargs)
+        # The state last written to the worker's hash (what `rq info` shows); see ``set_state``.
+        self.written_state: str | None = None
         if claiming:
             self.queue_class = cast(type[Queue], type("RunQueue", (RunQueue,), {"worker": self}))
         # Jobs a dequeue found besides the one it returned (see ``dequeue``), returned by the next.
@@ -139,11 +97,17 @@ class Worker(SteadyWorker):
             token = new_token()
             try:
                 with self.connection.pipeline(transaction=False) as pipe:
+                    # Idle goes out with the BLMOVE that may block, in the same round trip.
+                    idle = self.written_state != WorkerStatus.IDLE
+                    if idle:
+                        pipe.hset(self.key, "state", WorkerStatus.IDLE)
                     pipe.blmove(queue.key, intermediate, timeout)
                     store.take_moved(pipe, intermediate, token)
-                    moved, reply = pipe.execute(raise_on_error=False)
+                    *_, moved, reply = pipe.execute(raise_on_error=False)
                 if isinstance(moved, Exception):
                     raise moved
+                if idle:
+                    self.written_state = WorkerStatus.IDLE
             except Exception as exc:
                 if outage(exc) is None:
                     raise
@@ -161,14 +125,14 @@ class Worker(SteadyWorker):
             if taken is not None:
                 run_id, job_id, claim = taken
                 if isinstance(claim, Claim):
+                    self.written_state = WorkerStatus.BUSY  # the claim wrote it (take_moved.lua)
                     handed = Handed(run_id, token, claim)
                     results.append((RunJob.wake_up(job_id, run_id, self.connection, handed), queue))
                 if job_id == moved_id:
                     moved_id = None  # the call this BLMOVE moved: taken (a refused claim drops it, as RQ's would)
             if moved_id is not None:  # another kind of job, or another worker's call was taken instead
-                fetched = Queue._fetch_dequeued_job(self.connection, queue.key, moved_id, **kwargs)
-                if fetched is not None:
-                    results.append(fetched)
+                with contextlib.suppress(NoSuchJobError):  # gone since it was queued: skipped, as RQ does
+                    results.append((self.job_class.fetch(moved_id, self.connection, self.serializer), queue))
             if results:
                 self.found.extend(results[1:])
                 return results[0]
@@ -187,7 +151,7 @@ class Worker(SteadyWorker):
                 log.warning("job %s: Redis %s during RQ's bookkeeping of it", job.id, describe(exc))
             return
         # Busy, so a stop signal waits for the run to park or finish (warm shutdown) instead of
-        # interrupting it.
+        # interrupting it (written unless the claim with the dequeue wrote it).
         self.set_state(WorkerStatus.BUSY)
         assert isinstance(job, RunJob)
         try:
@@ -243,17 +207,22 @@ class Worker(SteadyWorker):
         super().heartbeat(timeout, pipeline)
 
     def set_state(self, state: str, pipeline: Any = None) -> None:
-        """Write the worker's state when it changes, except the idle/busy flip of every job.
+        """RQ's state write, except idle and a run's busy: they ride along with other commands.
 
-        At hundreds of runs a second that flip would cost two writes per job and tell a dashboard
-        nothing it could read; the state is kept in process, where RQ's stop handling reads it.
+        Idle goes out with the dequeue's BLMOVE and a run's busy with its claim (both in the same
+        round trip), so `rq info` shows each worker's state truthfully at no cost per job; the
+        state is also kept in process, where RQ's stop handling reads it. An RQ job's busy is
+        written as RQ writes it; a state already written is not written again.
         """
-        previous = getattr(self, "_state", None)
-        flip = {state, previous} <= {WorkerStatus.IDLE, WorkerStatus.BUSY}
-        if pipeline is None and (state == previous or flip):
+        if pipeline is None and (state == WorkerStatus.IDLE or state == self.written_state):
             self._state = state
             return
+        self.write_state(state, pipeline)
+
+    def write_state(self, state: str, pipeline: Any = None) -> None:
+        """Write ``state`` to the worker's hash now (or on ``pipeline``)."""
         super().set_state(state, pipeline)
+        self.written_state = state
 
     def check_for_suspension(self, burst: bool) -> None:
         """``rq suspend`` is honoured within a second (RQ asks Redis before every job otherwise)."""
@@ -289,3 +258,8 @@ class Worker(SteadyWorker):
         except redis.RedisError as exc:
             log.warning("worker %s: last journal entries not written, Redis %s", self.name, describe(exc))
         super().teardown()
+
+
+def _resolved(cls: Any) -> Any:
+    """A class given to RQ by its dotted name (as `rq worker` gives its defaults), as the class itself."""
+    return import_attribute(cls) if isinstance(cls, str) else cls
