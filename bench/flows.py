@@ -1,9 +1,10 @@
-"""Workflows the benchmarks run: a wait whose next step records when its first line runs."""
+"""Workflows the benchmarks run: a wait whose next step records when its first line runs, and the guide's shape."""
 
 from __future__ import annotations
 
 import os
 import time
+from typing import Any
 
 import redis
 
@@ -43,3 +44,29 @@ def baseline_job(prefix: str, run_id: str) -> None:
     r.rpush(f"{prefix}:baseline:ready", run_id)  # the next command blocks this worker until the decision
     r.blpop([f"{prefix}:baseline:decision:{run_id}"], timeout=3600)
     r.rpush(f"{prefix}:baseline:resumed", f"{run_id} {time.time()!r}")
+
+
+@workflow("bench-hitl", retries=0)
+def bench_hitl(context: WorkflowContext) -> dict[str, Any]:
+    """The guide's shape, sized like its example: ``steps`` steps (1), a wait for ``approval-<run id>``, one step.
+
+    The payload is ``{"userId", "action", "steps"}``; bench.commandstats prices a step from runs of
+    1 and of more steps before the wait.
+    """
+    payload = context.request_payload or {}
+    user, action = payload.get("userId", "anonymous"), payload.get("action", "publish")
+    for i in range(int(payload.get("steps", 1))):
+        context.run(
+            f"initial-processing-{i}",
+            lambda: {"preprocessed": True, "userId": user, "action": action, "requiresApproval": True},
+        )
+    decision = context.wait_for_event(
+        "wait-for-approval",
+        f"approval-{context.workflow_run_id}",
+        timeout="1h",
+        message=f'Approve "{action}" for {user}?',
+    )
+    approved = isinstance(decision.event_data, dict) and decision.event_data.get("approved") is True
+    status = "approved" if approved else "rejected"
+    context.run(f"process-{status}", lambda: {"status": status, "processedAt": int(time.time() * 1000), "userId": user})
+    return {"success": True, "approved": approved, "workflowRunId": context.workflow_run_id}
