@@ -18,12 +18,12 @@ from .settings import Settings
 from .web import api, headers, limits, outages, pages, security, sockets
 from .web.auth import Approvers, SignIns, parse_api_tokens
 from .web.fragments import printable, push_context
-from .web.settings import check_secret_key, web_settings
+from .web.settings import check_secret_key, web_config
 from .web.signin_limits import SignInLimits
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
-    """Build the app: defaults, then ``HITL_*`` environment variables, then ``test_config``."""
+    """Build the app: defaults, then the environment (``Settings``), then ``test_config``."""
     # Templates and static files are package data (hitl_web/templates, hitl_web/static): a wheel
     # install serves every page from any working directory.
     app = Flask(__name__)
@@ -35,7 +35,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         SOCK_SERVER_OPTIONS={"ping_interval": 25, "max_message_size": sockets.MAX_MESSAGE_BYTES},
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_HTTPONLY=True,
-        **web_settings(),
+        **web_config(Settings.from_env()),
     )
     if test_config:
         app.config.update(test_config)

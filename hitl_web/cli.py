@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import os
 import sys
 from typing import Any
 
@@ -54,7 +53,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
 
 def cmd_trigger(args: argparse.Namespace) -> int:
     """Start a run as ``--as`` (default ``cli:$USER``) and print its id."""
-    starter = args.as_principal or f"cli:{os.environ.get('USER', 'unknown')}"
+    starter = args.as_principal or f"cli:{Settings.from_env().user}"
     run_id = _client().trigger(args.workflow, _json_arg(args.payload, "--payload"), args.run_id, triggered_by=starter)
     _print({"workflowRunId": run_id})
     return OK
@@ -64,7 +63,7 @@ def cmd_notify(args: argparse.Namespace) -> int:
     """Decide the waits on an event id as ``--as`` (default ``cli:$USER``), through the decision policy."""
     from .approvals import Decider, decide
 
-    decider = Decider(args.as_principal or f"cli:{os.environ.get('USER', 'unknown')}", True, "cli")
+    decider = Decider(args.as_principal or f"cli:{Settings.from_env().user}", True, "cli")
     decisions = decide(_client(), decider, args.event_id, _json_arg(args.data, "--data"), run_id=args.run)
     notified = [d.waiter.to_dict() for d in decisions if d.accepted and d.waiter is not None]
     refused = [{"run_id": d.run_id, "error": d.message} for d in decisions if not d.accepted]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
-
 import redis
+
+from .settings import Settings
 
 
 def connect(url: str, max_connections: int | None = None) -> redis.Redis:
@@ -13,6 +13,6 @@ def connect(url: str, max_connections: int | None = None) -> redis.Redis:
     Thousands of sockets in one gevent process would otherwise open thousands of connections
     (or fail with "Too many connections"); replies stay bytes, which RQ needs.
     """
-    size = max_connections or int(os.environ.get("HITL_REDIS_MAX_CONNECTIONS", "64"))
+    size = max_connections or Settings.from_env().redis_max_connections
     pool = redis.BlockingConnectionPool.from_url(url, max_connections=size, timeout=20, health_check_interval=30)
     return redis.Redis(connection_pool=pool)

@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-import os
 import signal
 from typing import Any
 
+# Pydantic and the model only: this module is loaded before gevent patches the standard library.
+from hitl_web.settings import Settings
+
+_settings = Settings.from_env()  # a bad value stops gunicorn here, naming its variable
 # Every interface, as platforms require of the Procfile's web line; `hitl-web dev` sets HITL_WEB_HOST
 # (127.0.0.1 unless --host or HOST says otherwise), since a local stack lets anyone who reaches it decide.
-_host = os.environ.get("HITL_WEB_HOST") or "0.0.0.0"
-_port = os.environ.get("PORT", "5000")
+_host, _port = _settings.web_host, _settings.port
 bind = f"[{_host}]:{_port}" if ":" in _host and not _host.startswith("[") else f"{_host}:{_port}"
 # gevent: an open WebSocket is a greenlet, so one process holds thousands of viewers (with gthread,
 # each would hold a thread: set HITL_WEB_WORKER_CLASS=gthread and WEB_THREADS to the sockets needed).
-worker_class = os.environ.get("HITL_WEB_WORKER_CLASS", "gevent")
-workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
-worker_connections = int(os.environ.get("WEB_CONNECTIONS", "5000"))
-threads = int(os.environ.get("WEB_THREADS", "128"))
-graceful_timeout = int(os.environ.get("HITL_GRACEFUL_TIMEOUT", "10"))
+worker_class = _settings.web_worker_class
+workers = _settings.web_concurrency
+worker_connections = _settings.web_connections
+threads = _settings.web_threads
+graceful_timeout = _settings.graceful_timeout
 control_socket_disable = True
-accesslog = os.environ.get("HITL_ACCESS_LOG") or None
+accesslog = _settings.access_log or None
 
 
 def post_worker_init(worker: Any) -> None:

@@ -1,53 +1,263 @@
-"""Settings read from the environment (prefix ``HITL_``), shared by web and worker processes."""
+"""Every setting hitl-web reads, in one typed model: engine, web, gunicorn and ``hitl-web dev``.
+
+Each field is read from one environment variable (``HITL_<FIELD>`` unless it names another, such
+as ``REDIS_URL``); an empty variable counts as unset. A bad value stops the process with a
+``SettingsError`` naming the variable. The README's configuration table is generated from this
+model (``python -m hitl_web.devtools.settings_table --write``).
+
+Nothing of hitl-web is imported here: gunicorn loads ``hitl_web.gunicorn_conf``, which reads these
+settings, before gevent patches the standard library (and the engine's import pulls redis and rq).
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, AliasGenerator, BeforeValidator, Field, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Engine settings; every field can be set as ``HITL_<FIELD NAME UPPERCASED>``."""
+class SettingsError(ValueError):
+    """A setting's value is unusable; the message names its environment variable."""
 
-    redis_url: str = ""
-    # Key prefix, so several deployments (or test sessions) can share one Redis.
-    key_prefix: str = "hitl"
-    queue_name: str = "hitl"
-    # How long a run may go without its worker renewing the lease before another worker takes it.
-    lease_seconds: float = 30.0
-    # How often each worker looks for due deadlines, wake-ups and expired leases.
-    sweep_interval: float = 0.1
-    # Finished runs (and their steps) expire after this many seconds; 0 keeps them forever.
-    finished_run_ttl: int = 7 * 24 * 3600
-    # Each run's event list keeps this many events, and expires this long after the run finishes.
-    stream_max_len: int = 1000
-    stream_ttl: int = 7 * 24 * 3600
-    # Decisions kept for a run that has not reached their wait yet (lookback), by event id: the
-    # oldest is dropped beyond this many (at least 1): notifies with ever new event ids cannot grow a run.
-    lookback_max: int = 16
-    # Modules whose import registers workflows, comma-separated.
-    workflow_modules: tuple[str, ...] = field(default=("hitl_web.examples",))
+
+def _comma_separated(value: Any) -> Any:
+    """``"a, b,,c"`` (from the environment) -> ``("a", "b", "c")``; a sequence given in code is kept."""
+    if isinstance(value, str):
+        return tuple(item.strip() for item in value.split(",") if item.strip())
+    return value
+
+
+# The grammar of hitl_web.engine.durations (seconds in text need a unit). Only checked here: the engine's
+# parse_duration converts it where it is used (and refuses more than 10 years).
+_DURATION = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+")
+
+
+def _duration(value: str) -> str:
+    """``value`` when it is a duration such as ``"30s"``, ``"8h"`` or ``"1h30m"``."""
+    if not _DURATION.fullmatch(value.strip()):
+        raise ValueError("expected a duration such as '30s', '5m', '8h', '7d' or '1h30m'")
+    return value.strip()
+
+
+CommaSeparated = Annotated[tuple[str, ...], BeforeValidator(_comma_separated)]
+DurationText = Annotated[str, AfterValidator(_duration)]
+LogLevel = Annotated[
+    Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+    BeforeValidator(lambda v: v.strip().upper() if isinstance(v, str) else v),
+]
+WEEK = 7 * 24 * 3600
+
+
+class _Environment(EnvSettingsSource):
+    """The process environment, where a list is comma-separated text (pydantic-settings expects JSON)."""
+
+    def decode_complex_value(self, field_name: str, field: FieldInfo, value: Any) -> Any:
+        """The raw text: ``_comma_separated`` splits it."""
+        return value
+
+
+class Settings(BaseSettings):
+    """hitl-web's settings: defaults, then the environment, then the values given to the constructor."""
+
+    model_config = SettingsConfigDict(
+        alias_generator=AliasGenerator(validation_alias=lambda name: f"HITL_{name.upper()}"),
+        populate_by_name=True,  # Settings(lease_seconds=2) in code, HITL_LEASE_SECONDS in the environment
+        case_sensitive=True,  # exactly the names the README lists
+        env_ignore_empty=True,
+        frozen=True,
+        extra="forbid",
+    )
+
+    # -- every process: the engine -----------------------------------------------------------------
+    redis_url: str = Field(
+        "",
+        validation_alias="REDIS_URL",
+        repr=False,  # its password must not reach a log line
+        description="the Redis every process shares; empty: `hitl-web dev` starts an embedded one",
+    )
+    key_prefix: str = Field(
+        "hitl",
+        min_length=1,
+        description="prefix of every Redis key of the engine, so several deployments can share one Redis",
+    )
+    queue_name: str = Field("hitl", min_length=1, description="RQ queue of run jobs")
+    lease_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="how long a run may go without its worker's heartbeat before another worker takes it",
+    )
+    sweep_interval: float = Field(
+        0.1, gt=0, description="seconds between a worker's sweeps for due timeouts, wake-ups and expired leases"
+    )
+    finished_run_ttl: int = Field(WEEK, ge=0, description="finished runs expire after this many seconds (0 keeps them)")
+    stream_max_len: int = Field(1000, ge=1, description="events kept per run")
+    stream_ttl: int = Field(WEEK, ge=0, description="a run's events expire this many seconds after it finishes")
+    lookback_max: int = Field(
+        16,
+        ge=1,
+        description="event ids whose decision a run keeps before it waits on them (lookback); the oldest goes first",
+    )
+    workflow_modules: CommaSeparated = Field(
+        ("hitl_web.examples",), description="modules whose import registers workflows, comma-separated"
+    )
+    redis_max_connections: int = Field(
+        64, ge=1, description="Redis connections per process (requests wait for a free one)"
+    )
+    log_level: LogLevel = Field("INFO", description="level of the worker's log lines (`DEBUG`, `INFO`, `WARNING`...)")
+    approval_timeout: DurationText = Field(
+        "5m", description="the example approval's timeout (a duration: `30s`, `5m`, `2h`, `7d`)"
+    )
+
+    # -- the web process ---------------------------------------------------------------------------
+    env: Literal["production", "development"] = Field(
+        "production",
+        description="`production` requires a strong `SECRET_KEY`, approvers and API tokens; "
+        "`hitl-web dev` sets `development`",
+    )
+    secret_key: str = Field(
+        "",
+        validation_alias="SECRET_KEY",
+        repr=False,
+        description="signs sessions: required in production; `hitl-web dev` keeps one in `HITL_DATA_DIR`",
+    )
+    api_tokens: str = Field("", repr=False, description="`name:token,...` for the JSON API in production")
+    require_login_to_view: bool = Field(False, description="viewers must sign in too")
+    allowed_origins: CommaSeparated = Field(
+        (), description="extra origins allowed to open WebSockets (a proxy's public URL), comma-separated"
+    )
+    allowed_hosts: CommaSeparated = Field(
+        (),
+        description="Host names the web process answers to (others: 400), comma-separated; empty: "
+        "`127.0.0.1`, `localhost`, `::1` and a specific `HITL_WEB_HOST` locally, any in production",
+    )
+    cookie_secure: bool | None = Field(None, description="session cookies only over HTTPS; unset: `true` in production")
+    session_idle: DurationText = Field("8h", description="a session ends this long unused")
+    session_max: DurationText = Field("7d", description="a session ends this long after its sign-in")
+    signin_failures_per_account: int = Field(
+        5, ge=1, description="wrong passwords for one name before its sign-in attempts are throttled (429)"
+    )
+    signin_failures_per_address: int = Field(
+        20, ge=1, description="wrong passwords from one client address before its attempts are throttled (429)"
+    )
+    max_sockets: int = Field(5000, ge=1, description="open WebSockets per web process; past it the handshake is a 503")
+    max_sockets_per_address: int = Field(
+        200,
+        ge=1,
+        description="open WebSockets per client address and web process; past it a 429 "
+        "(behind a proxy every viewer has the proxy's address: raise it)",
+    )
+
+    # -- gunicorn (hitl_web/gunicorn_conf.py) ------------------------------------------------------
+    web_host: str = Field(
+        "0.0.0.0", description="the address the web process listens on (`hitl-web dev` sets it from `HOST`)"
+    )
+    port: int = Field(5000, ge=1, le=65535, validation_alias="PORT", description="web port")
+    web_worker_class: str = Field(
+        "gevent", min_length=1, description="gunicorn worker class (`gthread` needs `WEB_THREADS` >= open sockets)"
+    )
+    web_concurrency: int = Field(
+        1, ge=1, validation_alias="WEB_CONCURRENCY", description="gunicorn processes per web dyno"
+    )
+    web_connections: int = Field(
+        5000,
+        ge=1,
+        validation_alias="WEB_CONNECTIONS",
+        description="open connections (WebSockets included) per gevent web process",
+    )
+    web_threads: int = Field(128, ge=1, validation_alias="WEB_THREADS", description="threads per `gthread` process")
+    graceful_timeout: int = Field(
+        10, ge=0, description="seconds a stopping web process has to finish its requests before gunicorn kills it"
+    )
+    access_log: str = Field("", description="gunicorn's access log (`-`: standard output); empty: none")
+
+    # -- the command line and `hitl-web dev` -------------------------------------------------------
+    host: str = Field(
+        "127.0.0.1",
+        validation_alias="HOST",
+        description="the address `hitl-web dev` serves on (`0.0.0.0`: your network too, with `HITL_ALLOWED_HOSTS`)",
+    )
+    data_dir: Path = Field(
+        Path("var"), description="where `hitl-web dev` keeps the embedded Redis's data, its password and the secret key"
+    )
+    user: str = Field(
+        "unknown",
+        validation_alias="USER",
+        description="who `hitl-web trigger` and `notify` act as without `--as` (`cli:$USER`)",
+    )
+
+    def __init__(self, **values: Any) -> None:
+        """Defaults, then the environment, then ``values``; a bad value raises SettingsError."""
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise SettingsError(_describe(exc)) from None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The constructor's values, then the environment: no .env or secrets files (one way to configure)."""
+        return init_settings, _Environment(settings_cls)
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
-        """Build settings from ``HITL_*`` variables (and ``REDIS_URL``), then apply overrides."""
-        values: dict[str, object] = {}
-        for f in fields(cls):
-            raw = os.environ.get(f"HITL_{f.name.upper()}")
-            if raw is None:
-                continue
-            if f.name == "workflow_modules":
-                values[f.name] = tuple(m.strip() for m in raw.split(",") if m.strip())
-            elif isinstance(f.default, bool):
-                values[f.name] = raw.lower() in {"1", "true", "yes", "on"}
-            elif isinstance(f.default, int):
-                values[f.name] = int(raw)
-            elif isinstance(f.default, float):
-                values[f.name] = float(raw)
-            else:
-                values[f.name] = raw
-        if "redis_url" not in values and os.environ.get("REDIS_URL"):
-            values["redis_url"] = os.environ["REDIS_URL"]
-        values.update(overrides)
-        return cls(**values)  # type: ignore[arg-type]
+        """Settings from the environment, then ``overrides`` (one parse per distinct environment and overrides)."""
+        key = (cls, _environment(), tuple(sorted(overrides.items())))
+        try:
+            hash(key)
+        except TypeError:  # an unhashable override (a list): built without the cache
+            return cls(**overrides)
+        return _cached(key)
+
+
+def variable(field_name: str) -> str:
+    """The environment variable of a field of Settings (``lease_seconds`` -> ``HITL_LEASE_SECONDS``)."""
+    return str(Settings.model_fields[field_name].validation_alias)
+
+
+VARIABLES = {name: variable(name) for name in Settings.model_fields}
+_FIELD_OF = {**{v: name for name, v in VARIABLES.items()}, **{name: name for name in VARIABLES}}
+
+
+def _environment() -> tuple[str | None, ...]:
+    """The values of every variable Settings reads: what a cached parse is valid for."""
+    return tuple(map(os.environ.get, VARIABLES.values()))
+
+
+@lru_cache(maxsize=64)
+def _cached(key: tuple[type[Settings], tuple[str | None, ...], tuple[tuple[str, object], ...]]) -> Settings:
+    # ~1 ms a parse: Client(), the example workflow and connect() ask for settings often.
+    cls, _environment_values, overrides = key
+    return cls(**dict(overrides))
+
+
+def _describe(exc: ValidationError) -> str:
+    """One line per bad value, naming its variable (the value too, unless it is a secret)."""
+    problems = []
+    for error in exc.errors(include_url=False):
+        name = str(error["loc"][0]) if error["loc"] else "settings"
+        field = _FIELD_OF.get(name)
+        if field is None:  # a value given in code for no field
+            problems.append(f"{name}: {_message(error)}")
+            continue
+        shown = f"={error['input']!r}" if Settings.model_fields[field].repr else ""
+        problems.append(f"{VARIABLES[field]}{shown}: {_message(error)}")
+    return "invalid settings: " + "; ".join(problems)
+
+
+def _message(error: ErrorDetails) -> str:
+    """Pydantic's message, without the "Value error, " it puts before a validator's own."""
+    cause = error.get("ctx", {}).get("error")
+    return str(cause) if error["type"] == "value_error" and cause is not None else error["msg"]

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -114,7 +113,7 @@ def test_scale_out_watch_on_one_web_decide_on_another(
 # 4. Redis restarted (AOF on) with waiting runs.
 def test_waiting_runs_survive_a_redis_restart(settings: Settings, tmp_path: Path) -> None:
     server = EmbeddedRedis(tmp_path / "redis").start()
-    own = replace(settings, redis_url=server.url)
+    own = settings.model_copy(update={"redis_url": server.url})
     workers = Workers(own, tmp_path)
     try:
         workers.start(1)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from typing import Any
 
@@ -87,7 +86,7 @@ def test_waiting_runs_soonest_deadline_first(client: Client, workers: Workers) -
 
 
 def test_expired_runs_leave_the_indexes(settings: Settings, workers: Workers, rconn: redis.Redis) -> None:
-    short = dataclasses.replace(settings, finished_run_ttl=1)
+    short = settings.model_copy(update={"finished_run_ttl": 1})
     client = Client(connect(short.redis_url), short)
     workers.start(1, extra_env={"HITL_FINISHED_RUN_TTL": "1"})
     finished = [client.trigger("basic") for _ in range(3)]

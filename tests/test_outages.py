@@ -15,7 +15,6 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +62,7 @@ def statuses(client: Client, run_ids: list[str]) -> dict[str, int]:
 def own_redis(settings: Settings, tmp_path: Path) -> Iterator[tuple[EmbeddedRedis, Settings]]:
     """A Redis of this test's own, and settings pointing at it."""
     server = EmbeddedRedis(tmp_path / "redis").start()
-    yield server, replace(settings, redis_url=server.url)
+    yield server, settings.model_copy(update={"redis_url": server.url})
     server.stop()
 
 

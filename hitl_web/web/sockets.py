@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import re
 import threading
@@ -99,9 +98,7 @@ class SocketSlots:
 
 
 def _configure(state: BlueprintSetupState) -> None:
-    config = state.app.config  # a test's own limits (create_app's test_config) come first
-    config.setdefault("MAX_SOCKETS", int(os.environ.get("HITL_MAX_SOCKETS", "5000")))
-    config.setdefault("MAX_SOCKETS_PER_ADDRESS", int(os.environ.get("HITL_MAX_SOCKETS_PER_ADDRESS", "200")))
+    config = state.app.config  # HITL_MAX_SOCKETS... (web_config), or a test's own limits (test_config)
     state.app.extensions["hitl_socket_slots"] = SocketSlots(config["MAX_SOCKETS"], config["MAX_SOCKETS_PER_ADDRESS"])
 
 
