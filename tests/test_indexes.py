@@ -128,7 +128,7 @@ def test_runs_stored_before_the_indexes_enter_them(client: Client, rconn: redis.
     token, deadline = new_token(), round(time.time() + 3600, 3)
     store.claim("old-9", token)
     step = Step("approve", StepType.WAIT, StepStatus.WAITING, time.time(), event_id="ev-old-9", deadline=deadline)
-    assert store.wait("old-9", token, 0, step, Pending())[0] == "waiting"
+    assert store.wait("old-9", token, 0, step, Pending()).state == "waiting"
     # As an older version left them: no status sets, a waiting run's deadline in the due set.
     rconn.delete(*(f"{prefix}:runs:{s.value}" for s in RunStatus), f"{prefix}:indexed")
     rconn.zadd(f"{prefix}:due", {"old-9": deadline})
@@ -174,7 +174,7 @@ def test_a_page_reads_only_its_entries(client: Client, app: Flask, rconn: redis.
         store.claim(rid, token)
         deadline = time.time() + 3600
         step = Step("approve", StepType.WAIT, StepStatus.WAITING, time.time(), event_id=f"ev-{rid}", deadline=deadline)
-        assert store.wait(rid, token, 0, step, Pending())[0] == "waiting"
+        assert store.wait(rid, token, 0, step, Pending()).state == "waiting"
     assert rconn.zcard(f"{client.settings.key_prefix}:runs") == 5030
 
     client.list_runs(limit=1)  # loads the script: a first call costs a SCRIPT LOAD and a retry more
