@@ -22,6 +22,7 @@ import websockets
 from bench.stack import Stack, percentiles, report, stack
 from hitl_web.engine.journal import Journal
 from hitl_web.engine.models import Step, StepStatus, StepType
+from hitl_web.engine.storage import scripts
 
 SIZES = (100, 1_000, 10_000, 100_000)
 BATCH = 1_000
@@ -34,10 +35,11 @@ def waiting_at(size: int) -> int:
 
 def seed(st: Stack, start: int, stop: int, waiting: int) -> None:
     """Runs ``start`` to ``stop``: ``waiting`` of them wait (spread evenly), the others finished."""
-    store = st.client.store
-    scripts: Any = store._scripts
+    store, k = st.client.store, st.client.store.keys
+    scripts.load_all(store.redis)
     p = store.prefix
-    queue = [f"{p}:bench-q", f"{p}:bench-qs"]  # wake-up calls nobody takes: no worker runs
+    queue, queues = f"{p}:bench-q", f"{p}:bench-qs"  # wake-up calls nobody takes: no worker runs
+    no_hand_off = {"next_token": "", "next_lease": ""}
     every = max((stop - start) // max(waiting, 1), 1)
     waits_left = waiting
     with store.redis.pipeline(transaction=False) as pipe:
@@ -45,8 +47,11 @@ def seed(st: Stack, start: int, stop: int, waiting: int) -> None:
             rid, now = f"seed-{n:07d}", time.time()
             stamp, lease = f"{now:.3f}", repr(now + 3600)
             payload = json.dumps({"userId": f"u{n}", "action": "ship"})
-            scripts["trigger"](args=[p, rid, "human-in-loop", payload, stamp, lease, "", *queue, "ab"], client=pipe)
-            scripts["claim"](args=[p, rid, "tok", repr(now), lease, "", ""], client=pipe)
+            trigger = dict(prefix=p, run_id=rid, workflow="human-in-loop", payload=payload, now=stamp, lease=lease,
+                           by="", nonce="ab")  # fmt: skip
+            scripts.TRIGGER.queue(pipe, k.for_trigger(rid, queue, queues), trigger)
+            claim = dict(prefix=p, run_id=rid, token="tok", now=repr(now), lease=lease, job_id="")
+            scripts.CLAIM.queue(pipe, k.for_claim(rid, ""), claim)
             first = Step("initial-processing", StepType.RUN, StepStatus.COMPLETED, now, now, result={"userId": n})
             if waits_left and (n - start) % every == 0:
                 waits_left -= 1
@@ -60,14 +65,17 @@ def seed(st: Stack, start: int, stop: int, waiting: int) -> None:
                     message=f"Approve ship for u{n}?",
                 )
                 blob = f"0\t{first.to_json()}\n1\t{wait.to_json()}"
-                args = [p, rid, "tok", blob, "0", 1, f"approval-{rid}", repr(now + 86400), stamp, "", "", ""]
-                scripts["wait"](args=args, client=pipe)
+                wait_args = dict(prefix=p, run_id=rid, token="tok", records=blob, clear="0", index=1,
+                                 event_id=f"approval-{rid}", deadline=repr(now + 86400), now=stamp,
+                                 **no_hand_off)  # fmt: skip
+                scripts.WAIT.queue(pipe, k.for_wait(rid, f"approval-{rid}", queue), wait_args)
             elif n % 10 == 9:
-                scripts["cancel"](args=[p, rid, stamp, 0], client=pipe)
+                scripts.CANCEL.queue(pipe, k.for_cancel(rid), dict(prefix=p, run_id=rid, now=stamp, ttl=0))
             else:
                 status, field, value = ("failed", "error", "boom") if n % 10 == 8 else ("completed", "result", "1")
-                args = [p, rid, "tok", f"0\t{first.to_json()}", "0", status, field, value, stamp, 0, "", "", ""]
-                scripts["finish"](args=args, client=pipe)
+                finish = dict(prefix=p, run_id=rid, token="tok", records=f"0\t{first.to_json()}", clear="0",
+                              status=status, field=field, value=value, now=stamp, ttl=0, **no_hand_off)  # fmt: skip
+                scripts.FINISH.queue(pipe, k.for_finish(rid, status, queue), finish)
             if n % BATCH == BATCH - 1:
                 pipe.execute()
         pipe.execute()
@@ -133,7 +141,7 @@ def main() -> None:
                 "seed-0000000", "workflow.runStart", {"workflow": "human-in-loop"}
             )
             by_size[str(size)] = {
-                "runs": int(st.redis.zcard(st.client.store.index_key)),
+                "runs": int(st.redis.zcard(st.client.store.keys.index)),
                 "waiting": len(st.client.list_runs(status="waiting", limit=size)),
                 "seeded_in_s": round(seeded_s, 1),
                 **measure(web.port, args.samples),

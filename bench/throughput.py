@@ -41,7 +41,7 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=3000)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    with stack(workers=args.workers, stream_max_len=100_000) as st:
+    with stack(workers=args.workers, journal_max_len=100_000) as st:
         realtime = Realtime(st.redis, st.settings.key_prefix)
         finished = threading.Event()
         notifier = threading.Thread(target=approver, args=(st, realtime, args.n, finished), daemon=True)

@@ -22,13 +22,13 @@ def count(st: object, status: RunStatus) -> int:
 
 def _runs_with(client: object, status: RunStatus) -> list[str]:
     store = client.store  # type: ignore[attr-defined]
-    ids = [i.decode() for i in store.redis.zrange(store.index_key, 0, -1)]
+    ids = [i.decode() for i in store.redis.zrange(store.keys.index, 0, -1)]
     out = []
     for start in range(0, len(ids), 1000):
         chunk = ids[start : start + 1000]
         with store.redis.pipeline(transaction=False) as pipe:
             for rid in chunk:
-                pipe.hget(store.run_key(rid), "status")
+                pipe.hget(store.keys.run(rid), "status")
             statuses = pipe.execute()
         out += [rid for rid, s in zip(chunk, statuses, strict=True) if s and s.decode() == status.value]
     return out

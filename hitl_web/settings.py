@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AliasGenerator, BeforeValidator, Field, ValidationError
+from pydantic import AfterValidator, AliasChoices, AliasGenerator, BeforeValidator, Field, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
@@ -97,8 +98,18 @@ class Settings(BaseSettings):
         0.1, gt=0, description="seconds between a worker's sweeps for due timeouts, wake-ups and expired leases"
     )
     finished_run_ttl: int = Field(WEEK, ge=0, description="finished runs expire after this many seconds (0 keeps them)")
-    stream_max_len: int = Field(1000, ge=1, description="events kept per run")
-    stream_ttl: int = Field(WEEK, ge=0, description="a run's events expire this many seconds after it finishes")
+    journal_max_len: int = Field(
+        1000,
+        ge=1,
+        validation_alias=AliasChoices("HITL_JOURNAL_MAX_LEN", "HITL_STREAM_MAX_LEN"),
+        description="journal entries (events) kept per run",
+    )
+    journal_ttl: int = Field(
+        WEEK,
+        ge=0,
+        validation_alias=AliasChoices("HITL_JOURNAL_TTL", "HITL_STREAM_TTL"),
+        description="a run's journal expires this many seconds after it finishes",
+    )
     lookback_max: int = Field(
         16,
         ge=1,
@@ -214,6 +225,8 @@ class Settings(BaseSettings):
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
         """Settings from the environment, then ``overrides`` (one parse per distinct environment and overrides)."""
+        for old in DEPRECATED.keys() & os.environ.keys():
+            warnings.warn(f"{old} is deprecated: set {DEPRECATED[old]}", DeprecationWarning, stacklevel=2)
         key = (cls, _environment(), tuple(sorted(overrides.items())))
         try:
             hash(key)
@@ -222,18 +235,25 @@ class Settings(BaseSettings):
         return _cached(key)
 
 
+def _names(field_name: str) -> list[str]:
+    """The variables of a field: its own first, then the deprecated names it still reads."""
+    alias = Settings.model_fields[field_name].validation_alias
+    return [str(a) for a in alias.choices] if isinstance(alias, AliasChoices) else [str(alias)]
+
+
 def variable(field_name: str) -> str:
     """The environment variable of a field of Settings (``lease_seconds`` -> ``HITL_LEASE_SECONDS``)."""
-    return str(Settings.model_fields[field_name].validation_alias)
+    return _names(field_name)[0]
 
 
 VARIABLES = {name: variable(name) for name in Settings.model_fields}
-_FIELD_OF = {**{v: name for name, v in VARIABLES.items()}, **{name: name for name in VARIABLES}}
+DEPRECATED = {old: names[0] for names in map(_names, Settings.model_fields) for old in names[1:]}  # old -> new
+_FIELD_OF = {**{v: name for name in VARIABLES for v in _names(name)}, **{name: name for name in VARIABLES}}
 
 
 def _environment() -> tuple[str | None, ...]:
     """The values of every variable Settings reads: what a cached parse is valid for."""
-    return tuple(map(os.environ.get, VARIABLES.values()))
+    return tuple(map(os.environ.get, [*VARIABLES.values(), *DEPRECATED]))
 
 
 @lru_cache(maxsize=64)

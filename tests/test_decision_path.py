@@ -150,7 +150,7 @@ def test_a_decision_right_after_another_is_refused_not_kept(prod: Flask, workers
     assert api(http, "bob", "notify", body).status_code == 200
     resp = api(http, "alice", "notify", {**body, "eventData": {"approved": False}})
     assert resp.status_code == 409 and resp.get_json()["error"].startswith("Already decided by bob at ")
-    assert not client.store.redis.exists(f"{client.settings.key_prefix}:lookback:{run_id}")
+    assert not client.store.redis.exists(client.store.keys.of(run_id).lookback)
     assert worker.poll() is not None
 
 

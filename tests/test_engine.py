@@ -75,7 +75,7 @@ def test_thousand_waiting_runs_hold_no_worker(client: Client, workers: Workers, 
     n = 1000
     started = time.monotonic()
     run_ids = [client.trigger("counted") for _ in range(n)]
-    waiters_key = client.store.waiters_key
+    waiters_key = client.store.keys.waiters
 
     def all_waiting() -> bool:
         return rconn.hlen(waiters_key) == n
@@ -123,7 +123,7 @@ def test_lookback_notify_for_finished_run_is_not_kept(client: Client, workers: W
     run_id = client.trigger("basic")
     wait_for_status(client, run_id, RunStatus.COMPLETED)
     assert client.notify("late", {"x": 1}, workflow_run_id=run_id) == []
-    assert not rconn.exists(f"{client.settings.key_prefix}:lookback:{run_id}")
+    assert not rconn.exists(client.store.keys.of(run_id).lookback)
 
 
 # 4. Exactly one outcome per wait.
@@ -397,7 +397,7 @@ def test_trigger_and_notify_queue_one_wake_up_call_each(client: Client, workers:
     nonces = {c[len(WAKE_UP) : len(WAKE_UP) + 12] for c in calls}
     assert len(nonces) == 3  # each call its own
     for call in calls:  # the run keeps its call's nonce, to tell a queued call from a lost one
-        assert rconn.hget(client.store.run_key(run_of_wake_up(call) or ""), "job") in call
+        assert rconn.hget(client.store.keys.run(run_of_wake_up(call) or ""), "job") in call
     workers.start(1)
     for run_id in run_ids:
         assert wait_for_status(client, run_id, RunStatus.COMPLETED).result["event_data"] == {"ok": True}
@@ -457,7 +457,7 @@ def test_the_write_that_ends_an_execution_claims_the_next_queued_run(client: Cli
     handed = ended.handed
     # The first run's own call came first in the queue: it is finished, so its call is dropped.
     assert handed.run_id == second and handed.claim.workflow == "counted" and handed.claim.steps == []
-    assert rconn.hget(store.run_key(second), "owner") == handed.token
+    assert rconn.hget(store.keys.run(second), "owner") == handed.token
     assert rconn.llen(client.engine.queue.key) == 0
     assert client.get_run(first).result == {"ok": 1}
     again = store.finish(first, token, RunStatus.COMPLETED, Pending(), take_next=True)
@@ -505,9 +505,11 @@ def test_a_dequeue_claims_the_run_its_wake_up_call_wakes(client: Client, rconn: 
     # a's claim ran first and found b's call the newest: a runs that run, and the RQ job after it.
     a_job, _ = got["a"]
     assert a_job.id == wake_up and isinstance(a_job.claimed.claim, Claim)
-    assert rconn.hget(client.store.run_key(run_id), "owner") == a_job.claimed.token
+    assert rconn.hget(client.store.keys.run(run_id), "owner") == a_job.claimed.token
     assert [j.id for j, _ in a.found] == [other]
     # b wakes holding the call only: its own claim is refused, so the run is executed once.
     b_job, _ = got["b"]
     assert b_job.id == wake_up and b_job.claimed is None
+    # The claim wrote the claiming worker busy, in the same script (what `rq info` shows); b stays idle.
+    assert (rconn.hget(a.key, "state"), rconn.hget(b.key, "state")) == ("busy", "idle")
     assert client.store.claim(run_id, "b-token") == "busy"

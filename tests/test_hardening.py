@@ -87,7 +87,7 @@ def test_pages_answer_with_an_absurd_stored_deadline(
 ) -> None:
     workers.start(1)
     run_id = waiting_run(client)
-    steps_key = client.store.steps_key(run_id)
+    steps_key = client.store.keys.steps(run_id)
     record = json.loads(rconn.lindex(steps_key, 0))  # type: ignore[arg-type]
     record["d"] = deadline  # models.STORED_KEYS: "d" is a wait's deadline
     rconn.lset(steps_key, 0, json.dumps(record))
@@ -165,7 +165,7 @@ def test_the_old_layouts_stream_is_retired_when_the_web_starts(
     workers.start(1)
     waiting_run(client, "all")
     assert app.test_client().get("/runs/all").status_code == 200
-    assert rconn.type(old) == "list"  # run "all"'s own events
+    assert rconn.type(client.store.keys.journal("all")) == "list"  # run "all"'s own events (<p>:rt:{all})
 
 
 @pytest.mark.parametrize("path", ["/runs/all", "/runs/x:y", "/runs/" + "a" * 5000, "/runs/%ED%A0%80", "/runs/%00"])

@@ -11,6 +11,7 @@ from flask import Flask
 from hitl_web.connections import connect
 from hitl_web.engine import Client, RunStatus
 from hitl_web.engine.models import Step, StepStatus, StepType
+from hitl_web.engine.storage import scripts
 from hitl_web.engine.storage.store import Pending, new_token
 from hitl_web.settings import Settings
 from tests.conftest import Workers, wait_for_status, wait_until
@@ -21,8 +22,8 @@ def stored_statuses(rconn: redis.Redis, prefix: str) -> dict[str, set[str]]:
     out: dict[str, set[str]] = {s.value: set() for s in RunStatus}
     for key in rconn.scan_iter(f"{prefix}:run:*", count=1000):
         status = rconn.hget(key, "status")
-        if status:
-            out[str(status)].add(str(key).split(":run:", 1)[1])
+        if status:  # <p>:run:{<run id>} (keys.RUN_KEYS)
+            out[str(status)].add(str(key).split(":run:", 1)[1].removeprefix("{").removesuffix("}"))
     return out
 
 
@@ -100,7 +101,7 @@ def test_expired_runs_leave_the_indexes(settings: Settings, workers: Workers, rc
     # The sweep takes them off the indexes once their keys expired; no page read needed.
     prefix = settings.key_prefix
     wait_until(lambda: rconn.zcard(f"{prefix}:runs") == 1, timeout=10)
-    assert rconn.exists(*(f"{prefix}:run:{r}" for r in [*finished, cancelled])) == 0
+    assert rconn.exists(*(client.store.keys.run(r) for r in [*finished, cancelled])) == 0
     assert assert_exact(client, rconn)["waiting"] == {waiting}
 
     # Without a worker (no sweep), a page read drops the expired runs it meets.
@@ -142,19 +143,23 @@ def test_runs_stored_before_the_indexes_enter_them(client: Client, rconn: redis.
 
 
 def _seed_finished(client: Client, n: int) -> None:
-    """``n`` completed runs, straight through the store's scripts, pipelined."""
-    store = client.store
-    scripts: Any = store._scripts
-    now = time.time()
+    """``n`` completed runs, straight through the store's scripts (their specs), pipelined."""
+    store, k = client.store, client.store.keys
+    scripts.load_all(store.redis)
+    now, p = time.time(), store.prefix
+    stamp, lease = f"{now:.3f}", repr(now + 60)
+    queue, queues = f"{p}:q", f"{p}:qs"  # wake-up calls nobody takes
     with store.redis.pipeline(transaction=False) as pipe:
         for i in range(n):
             rid = f"done-{i}"
-            lease = repr(now + 60)
-            queue = [f"{store.prefix}:q", f"{store.prefix}:qs", "ab"]  # wake-up calls nobody takes
-            scripts["trigger"](args=[store.prefix, rid, "basic", "null", f"{now:.3f}", lease, "", *queue], client=pipe)
-            scripts["claim"](args=[store.prefix, rid, "tok", repr(now), lease, "", ""], client=pipe)
-            finish = [store.prefix, rid, "tok", "", "0", "completed", "result", "1", f"{now:.3f}", 0, "", "", ""]
-            scripts["finish"](args=finish, client=pipe)
+            trigger = dict(prefix=p, run_id=rid, workflow="basic", payload="null", now=stamp, lease=lease, by="",
+                           nonce="ab")  # fmt: skip
+            scripts.TRIGGER.queue(pipe, k.for_trigger(rid, queue, queues), trigger)
+            claim = dict(prefix=p, run_id=rid, token="tok", now=repr(now), lease=lease, job_id="")
+            scripts.CLAIM.queue(pipe, k.for_claim(rid, ""), claim)
+            finish = dict(prefix=p, run_id=rid, token="tok", records="", clear="0", status="completed", field="result",
+                          value="1", now=stamp, ttl=0, next_token="", next_lease="")  # fmt: skip
+            scripts.FINISH.queue(pipe, k.for_finish(rid, "completed", queue), finish)
             if i % 500 == 499:
                 pipe.execute()
         pipe.execute()
@@ -201,19 +206,19 @@ def test_lookback_keeps_the_newest_few_per_run(client: Client, workers: Workers,
     data = {"blob": "x" * 60_000}
     for i in range(200):
         client.notify(f"decision-{i}", {**data, "i": i}, workflow_run_id=run_id)
-    prefix, bound = client.settings.key_prefix, client.settings.lookback_max
+    bound, keys = client.settings.lookback_max, client.store.keys.of(run_id)
     kept = [f"decision-{i}" for i in range(200 - bound, 200)]
-    assert sorted(rconn.hkeys(f"{prefix}:lookback:{run_id}")) == sorted(kept)
-    assert rconn.lrange(f"{prefix}:lookback:{run_id}:order", 0, -1) == kept  # oldest first
-    assert rconn.hget(f"{prefix}:run:{run_id}", "lookback_dropped") == str(200 - bound)
-    assert int(rconn.memory_usage(f"{prefix}:lookback:{run_id}") or 0) < (bound + 1) * 61_000
+    assert sorted(rconn.hkeys(keys.lookback)) == sorted(kept)
+    assert rconn.lrange(keys.lookback_order, 0, -1) == kept  # oldest first
+    assert rconn.hget(keys.run, "lookback_dropped") == str(200 - bound)
+    assert int(rconn.memory_usage(keys.lookback) or 0) < (bound + 1) * 61_000
     # Notified again, an event id kept becomes the newest: the oldest other one goes.
     client.notify(kept[0], {"again": True}, workflow_run_id=run_id)
     client.notify("decision-200", {"i": 200}, workflow_run_id=run_id)
-    order = rconn.lrange(f"{prefix}:lookback:{run_id}:order", 0, -1)
+    order = rconn.lrange(keys.lookback_order, 0, -1)
     assert order == [*kept[2:], kept[0], "decision-200"] and len(order) == bound
 
     workers.start(1)
     run = wait_for_status(client, run_id, RunStatus.COMPLETED)
     assert run.result["event_data"]["i"] == 197 and run.result["timeout"] is False
-    assert rconn.exists(f"{prefix}:lookback:{run_id}", f"{prefix}:lookback:{run_id}:order") == 0
+    assert rconn.exists(keys.lookback, keys.lookback_order) == 0

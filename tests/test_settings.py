@@ -12,7 +12,7 @@ import pytest
 from hitl_web import cli, create_app
 from hitl_web.devtools.settings_table import END, START, render_table, with_table
 from hitl_web.engine import Client
-from hitl_web.settings import VARIABLES, Settings, SettingsError
+from hitl_web.settings import DEPRECATED, VARIABLES, Settings, SettingsError
 from hitl_web.stack import ROOT, TEST_SECRET
 from hitl_web.web.sockets import slots
 
@@ -31,7 +31,7 @@ def test_the_readme_table_is_the_generated_one() -> None:
 def test_every_hitl_name_in_the_readme_is_a_setting_and_every_setting_is_in_the_readme() -> None:
     mentioned = set(HITL_NAME.findall(README.read_text()))
     fields = {variable for variable in VARIABLES.values() if variable.startswith("HITL_")}
-    assert mentioned - fields == set(), "the README mentions variables nothing reads"
+    assert mentioned - fields - DEPRECATED.keys() == set(), "the README mentions variables nothing reads"
     assert fields - mentioned == set(), "settings the README does not mention"
 
 
@@ -129,12 +129,23 @@ def test_the_gunicorn_config_imports_nothing_that_opens_sockets(tmp_path: Path) 
 
 
 def test_only_settings_reads_the_environment() -> None:
-    # Writing a child's environment (dev.py, stack.py) is no read. hitl_web/engine reads HITL_LOG_LEVEL
-    # itself until its worker takes Settings.log_level.
+    # Writing a child's environment (dev.py, stack.py) is no read.
     reads = re.compile(r"os\.environ\.get|os\.getenv|os\.environ\[[^]]+\](?!\s*=[^=])|environ\.items")
     readers = [
         str(path.relative_to(ROOT))
         for path in (ROOT / "hitl_web").rglob("*.py")
-        if "engine" not in path.relative_to(ROOT).parts and reads.search(path.read_text())
+        if reads.search(path.read_text())
     ]
     assert readers == ["hitl_web/settings.py"]
+
+
+def test_the_journal_settings_still_read_their_old_names_with_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HITL_STREAM_TTL", "5")
+    with pytest.warns(DeprecationWarning, match="HITL_STREAM_TTL is deprecated: set HITL_JOURNAL_TTL"):
+        assert Settings.from_env().journal_ttl == 5
+    monkeypatch.setenv("HITL_JOURNAL_TTL", "7")  # the new name wins over the old one
+    with pytest.warns(DeprecationWarning):
+        assert Settings.from_env().journal_ttl == 7
+    monkeypatch.setenv("HITL_STREAM_MAX_LEN", "0")
+    with pytest.warns(DeprecationWarning), pytest.raises(SettingsError, match="HITL_JOURNAL_MAX_LEN='0'"):
+        Settings.from_env()

@@ -18,9 +18,9 @@ from .errors import (
     StepError,
 )
 from .middleware import fire
-from .models import Step, StepStatus, StepType, WaitResult, dumps
+from .models import Step, StepStatus, StepType, WaitOutcome, WaitResult, apply_resolution, dumps
 from .signals import LeaseLost, RetryStep, Suspend
-from .storage.store import Pending, apply_resolution
+from .storage.store import Pending
 
 if TYPE_CHECKING:
     from .execution import Execution
@@ -143,18 +143,18 @@ class WorkflowContext:
             )
             reached = ex.store.wait(ex.run_id, ex.token, index, step, self.pending, take_next=ex.take_next)
             state, resolution = reached.state, reached.resolution
-            if state == "lost":
+            if state is WaitOutcome.LOST:
                 raise LeaseLost(ex.run_id)
             # Fired once the wait is registered, so a page told about it can already show the prompt.
             self._set_current(index, step)
             fire(ex.middlewares, "before_execution", context=self, step_name=step_name)
-            if state == "refused":
+            if state is WaitOutcome.REFUSED:
                 principal, reason = resolution
                 warning = f"a decision by {principal!r} kept for {event_id!r} was refused ({reason}): still waiting"
                 ex.log_step(step_name, "refused", level=logging.WARNING)
                 fire(ex.middlewares, "on_warning", context=self, warning=warning)
-                state = "waiting"
-            if state == "waiting":
+                state = WaitOutcome.WAITING
+            if state is WaitOutcome.WAITING:
                 ex.log_step(step_name, "waiting")
                 fire(ex.middlewares, "on_info", context=self, info=f"waiting for event {event_id!r}")
                 raise Suspend(step_name, reached.handed)

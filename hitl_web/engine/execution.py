@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from typing import Any
 
 import redis
@@ -21,32 +20,17 @@ from .errors import (
 )
 from .journal import Journal, JournalBounds
 from .middleware import fire
-from .models import RunStatus
+from .models import NotClaimed, RunStatus
 from .outages import outage
 from .progress import Progress
 from .registry import Workflow, get_workflow, load_workflows, middlewares_for
 from .signals import LeaseLost, RetryStep, Suspend
+from .storage.keys import WAKE_UP as WAKE_UP
+from .storage.keys import run_of_wake_up as run_of_wake_up
+from .storage.keys import wake_up_id
 from .storage.store import Claim, Handed, Pending, RunStore, new_token
 
 log = logging.getLogger("hitl_web.runs")
-
-# A run's wake-up call is queued as "hitlrun_<12 hex>_<run id>" (RQ allows letters, digits, _ and -).
-WAKE_UP = "hitlrun_"
-_NONCE = 12
-
-
-def wake_up_id(run_id: str, nonce: str | None = None) -> str:
-    """The job id of a wake-up call of ``run_id``: a fresh one, or the one ``nonce`` made."""
-    return f"{WAKE_UP}{nonce or uuid.uuid4().hex[:_NONCE]}_{run_id}"
-
-
-def run_of_wake_up(job_id: str) -> str | None:
-    """The run a queued wake-up call names, or None for any other job id."""
-    head = len(WAKE_UP) + _NONCE
-    if not job_id.startswith(WAKE_UP) or len(job_id) <= head + 1 or job_id[head] != "_":
-        return None
-    return job_id[head + 1 :]
-
 
 # Errors that retrying cannot fix: the run fails at once.
 FINAL_ERRORS = (StepError, NonRetryableError, NonDeterminism, ResultNotSerializable)
@@ -59,7 +43,7 @@ class Engine:
         self.settings = settings
         self.redis = connection
         self.queue = Queue(settings.queue_name, connection=connection)
-        bounds = JournalBounds(max_len=settings.stream_max_len, ttl_seconds=settings.stream_ttl)
+        bounds = JournalBounds(max_len=settings.journal_max_len, ttl_seconds=settings.journal_ttl)
         self.journal = Journal(connection, settings.key_prefix, bounds)
         self.store = RunStore(connection, settings, (self.queue.key, self.queue.redis_queues_keys), self.journal)
         # Every execution's transitions go to its run's journal, before any user middleware hears of them.
@@ -71,16 +55,9 @@ class Engine:
     def enqueue(self, run_id: str) -> None:
         """Queue a wake-up call for the run on the RQ queue; if it is lost, the run's lease brings it back.
 
-        The call is a job id naming the run (see ``worker.RunJob``): no job hash, one RPUSH.
+        The call is a job id naming the run (see ``worker.RunJob``): no job hash, one script (``wake``).
         """
-        nonce = uuid.uuid4().hex[:_NONCE]
-        with self.redis.pipeline(transaction=False) as pipe:
-            pipe.rpush(self.queue.key, wake_up_id(run_id, nonce))
-            pipe.sadd(self.queue.redis_queues_keys, self.queue.key)
-            # The sweep uses it to tell a wake-up still queued from one that was lost (the run id
-            # is the rest of the job id: only the nonce is kept).
-            pipe.hset(self.store.run_key(run_id), "job", nonce)
-            pipe.execute()
+        self.store.wake(run_id)
 
     def still_queued(self, run_id: str, nonce: str) -> bool:
         """True while the run's wake-up call ``nonce`` waits in the queue (a busy queue, not a lost job)."""
@@ -132,7 +109,7 @@ class Execution:
     def execute(self) -> Handed | None:
         """Claim the run, replay and continue it, and record how it ended; the next run the end claimed."""
         claim = self.claimed or self.store.claim(self.run_id, self.token, self.wake_up)
-        if isinstance(claim, str):
+        if isinstance(claim, NotClaimed):
             log.debug("run=%s not executed: %s", self.run_id, claim)
             return None
         self.claim = claim

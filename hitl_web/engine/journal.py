@@ -14,13 +14,13 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 import redis
 
 from .events import pack, validate
 from .storage.keys import Keys
+from .storage.scripts import APPEND, NO_RIDERS, Riders
 
 log = logging.getLogger("hitl_web.journal")
 _PACKED = json.JSONEncoder(separators=(",", ":"))  # an event's field values, as stored
@@ -42,12 +42,6 @@ def entry(run_id: str, name: str, data: dict[str, Any] | Any) -> Entry:
     return (run_id, name, int(time.time() * 1000), _PACKED.encode(pack(name, validate(name, data))))
 
 
-def script_text(name: str) -> str:
-    """A Lua script of the store, with the ``append_journal`` function it may call in front."""
-    folder = resources.files("hitl_web.engine.storage")
-    return folder.joinpath("journal.lua").read_text() + folder.joinpath(name).read_text()
-
-
 class Journal:
     """Writes journal entries: at once (``append``), or with the engine's next write (``outbox``)."""
 
@@ -55,7 +49,6 @@ class Journal:
         self.redis = connection
         self.keys = Keys(prefix)
         self.bounds = bounds or JournalBounds()
-        self._append = connection.register_script(script_text("append.lua"))
         self._outbox: Outbox | None = None
         self._lock = threading.Lock()
 
@@ -72,24 +65,27 @@ class Journal:
 
     def append(self, run_id: str, name: str, data: dict[str, Any] | Any) -> str:
         """Validate and store one entry now; returns its id."""
-        raw = self.write([entry(run_id, name, data)])[0]
-        return raw.decode() if isinstance(raw, bytes) else str(raw)
+        return self.write([entry(run_id, name, data)])[0]
 
-    def write(self, entries: list[Entry]) -> list[Any]:
+    def write(self, entries: list[Entry]) -> list[str]:
         """Store entries in one call; returns their ids."""
-        return list(self._append(keys=[self.keys.announcements], args=[self.keys.prefix, *self.args(entries)]))
+        return APPEND.call(self.redis, keys={}, args={}, riders=self.riders_of(entries))
 
-    def args(self, entries: list[Entry]) -> list[Any]:
-        """``entries`` as ``append_journal`` (journal.lua) reads them, after the key prefix."""
+    def riders_of(self, entries: list[Entry]) -> Riders:
+        """``entries`` as ``append_journal`` (journal.lua) reads them, after a script's own KEYS and ARGV."""
+        if not entries:
+            return NO_RIDERS
         b = self.bounds
+        keys = [self.keys.announcements]
         args: list[Any] = [b.max_len, b.all_max_len, b.ttl_seconds]
         for item in entries:
+            keys.append(self.keys.journal(item[0]))
             args += item
-        return args
+        return Riders(keys, args)
 
-    def riders(self) -> list[Any]:
-        """What the outbox holds, as arguments of the engine's next script (nothing when it never started)."""
-        return self._outbox.take_args() if self._outbox is not None else []
+    def riders(self) -> Riders:
+        """What the outbox holds, to ride along with the engine's next script (nothing when it never started)."""
+        return self._outbox.take() if self._outbox is not None else NO_RIDERS
 
     def flush(self) -> None:
         """Write every entry still queued (before the process exits)."""
@@ -101,7 +97,7 @@ class Journal:
 
         Only a stream is deleted: a list there is the journal of a run called ``all``.
         """
-        old = self.keys.journal("all")
+        old = self.keys.retired_announcements
         return bool(self.redis.type(old) in {b"stream", "stream"} and self.redis.delete(old))
 
 
@@ -138,11 +134,11 @@ class Outbox(threading.Thread):
         if self.parked:
             self.wake.set()
 
-    def take_args(self) -> list[Any]:
-        """The queued entries as script arguments (``Journal.args``), taken off the outbox."""
+    def take(self) -> Riders:
+        """The queued entries, to ride along with a script (``Journal.riders_of``), taken off the outbox."""
         with self.lock:
             items, self.items = self.items, []
-        return self.journal.args(items) if items else []
+        return self.journal.riders_of(items)
 
     def flush(self, older_than: float = 0.0) -> None:
         """Write the queued entries now (only if the oldest was queued ``older_than`` seconds ago)."""

@@ -133,6 +133,19 @@ _OPTIONAL = tuple(
 _COMPACT = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 
 
+def apply_resolution(step: Step, resolution: dict[str, Any]) -> None:
+    """Turn a waiting step into its resolved form (notified or timed out): the domain's rule, for every reader."""
+    step.status = StepStatus.COMPLETED
+    step.finished_at = resolution.get("at")
+    step.result = {"event_data": resolution.get("event_data"), "timeout": bool(resolution.get("timeout"))}
+    receipt = resolution.get("receipt")
+    if isinstance(receipt, dict) and not receipt.get("prompt_sha256"):
+        # The prompt a decision answered is the wait it resolved: every entry point's receipt (form,
+        # API, CLI, a lookback decision) gets the same fingerprint, with no read before the notify.
+        receipt = {**receipt, "prompt_sha256": step.prompt_sha256()}
+    step.receipt = receipt
+
+
 def dumps(value: Any) -> str:
     """Compact JSON, refusing NaN and infinities (they are not JSON)."""
     return _COMPACT.encode(value)
@@ -153,13 +166,43 @@ class Waiter:
 
 
 class Refusal(StrEnum):
-    """Why the decision policy (``_keys.lua``'s ``refusal`` and ``too_late``) refused a decision."""
+    """Why the decision policy (``_waits.lua``'s ``refusal`` and ``too_late``) refused a decision."""
 
     EXPIRED = "expired"
     NOT_APPROVER = "not_approver"
     OWN_RUN = "own_run"
     DECIDED = "decided"
     CLOSED = "closed"
+
+
+class NotClaimed(StrEnum):
+    """Why ``claim_run`` (``_runs.lua``) did not give an execution the run: none, held, early, or its status."""
+
+    MISSING = "missing"
+    BUSY = "busy"  # another execution holds its lease
+    EARLY = "early"  # parked until later: a wake-up call that came before its time
+    WAITING = "waiting"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class WaitOutcome(StrEnum):
+    """What reaching a wait did (``wait.lua``)."""
+
+    WAITING = "waiting"  # registered as a waiter: the run stops holding a worker
+    RESOLVED = "resolved"  # a decision kept for its event id (lookback) resolved it at once
+    REFUSED = "refused"  # the policy refused the kept decision: still waiting
+    LOST = "lost"  # the execution no longer owns the run
+
+
+class DueReason(StrEnum):
+    """Why a sweep (``sweep.lua``) handed a run to a new job."""
+
+    TIMEOUT = "timeout"  # its wait's deadline passed: it resumes with a timeout
+    LEASE = "lease"  # its execution's lease ran out (a crashed or stuck worker)
+    QUEUED = "queued"  # its wake-up call waited past the lease in a long queue
+    WAKE = "wake"  # a parked run's time to go on came
 
 
 @dataclass(frozen=True)

@@ -1,21 +1,14 @@
--- ARGV: prefix, run id, now, ttl seconds (0: keep), then the run's last journal entry (runFinish,
---       cancelled: see append_journal), written only when the cancel is taken. Returns the status the run had.
-local id, now = ARGV[2], ARGV[3]
-local rk = run_key(id)
-local f = redis.call('HMGET', rk, 'status', 'wait_index')
+-- Cancels a running or waiting run (scripts.CANCEL), writing its last journal entry (runFinish,
+-- cancelled) only when the cancel is taken. Returns the status the run had ('missing': none).
+local run, steps, journal, lookback, lookback_order = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local waiters, due, running, waiting, cancelled = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+local prefix, run_id, now, ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local riding = {keys = 11, args = 5}
+local this = given(prefix, run_id, run, steps, journal, lookback, lookback_order)
+local f = fields(this, 'status', 'wait_index')
 if not f[1] then return 'missing' end
 if f[1] ~= 'running' and f[1] ~= 'waiting' then return f[1] end
-if f[1] == 'waiting' then remove_waiter(waiting_on(id, f[2]), id) end
-redis.call('HSET', rk, 'status', 'cancelled', 'finished', now, 'updated', now)
-move_status(id, f[1], 'cancelled', now)
-redis.call('HDEL', rk, 'owner', 'due', 'job', 'resolution', 'wait_index')
-redis.call('ZREM', DUE, id)
-redis.call('DEL', lookback_key(id), lookback_order_key(id))
-local ttl = tonumber(ARGV[4])
-if ttl > 0 then
-  redis.call('EXPIRE', rk, ttl)
-  redis.call('EXPIRE', steps_key(id), ttl)
-  redis.call('EXPIRE', events_key(id), ttl)
-end
-append_journal(P, 5)
+if f[1] == 'waiting' then leave_wait(waiters, this, f[2]) end
+end_run(this, due, f[1] == 'waiting' and waiting or running, cancelled, 'cancelled', now, ttl)
+append_journal(riding)
 return f[1]

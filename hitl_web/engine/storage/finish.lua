@@ -1,23 +1,13 @@
--- ARGV: prefix, run id, token, records, clear, status, 'result' or 'error', value, now, ttl seconds (0: keep),
---       the hand-off's queue, token and lease deadline (see hand_off), then the events riding along
---       (from 14)
--- Returns 0 when the execution no longer owns the run, else {1, the next run...}.
-ride(14)
-local id = ARGV[2]
-local rk = run_key(id)
-if not owns(rk, ARGV[3]) then return 0 end
-local err = put_records(id, rk, ARGV[4], ARGV[5])
-if err then return err end
-redis.call('HSET', rk, 'status', ARGV[6], ARGV[7], ARGV[8],
-  'finished', ARGV[9], 'updated', ARGV[9])
-move_status(id, 'running', ARGV[6], ARGV[9])
-redis.call('HDEL', rk, 'owner', 'due', 'job', 'resolution', 'wait_index')
-redis.call('ZREM', DUE, id)
-redis.call('DEL', lookback_key(id), lookback_order_key(id))
-local ttl = tonumber(ARGV[10])
-if ttl > 0 then
-  redis.call('EXPIRE', rk, ttl)
-  redis.call('EXPIRE', steps_key(id), ttl)
-  redis.call('EXPIRE', events_key(id), ttl)
-end
-return hand_off(11, ARGV[9], {1})
+-- The run completed (``field`` 'result') or failed ('error') (scripts.FINISH). Returns 0 when the
+-- execution no longer owns the run, else {1, the next run}.
+local run, steps, journal, lookback, lookback_order = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local due, running, finished, queue = KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local prefix, run_id, token, records, clear, status = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local field, value, now, ttl, next_token, next_lease = ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12]
+local riding = {keys = 10, args = 13}
+append_journal(riding)
+local this = given(prefix, run_id, run, steps, journal, lookback, lookback_order)
+local halt = own_and_record(this, token, records, clear, 0)
+if halt then return halt end
+end_run(this, due, running, finished, status, now, ttl, field, value)
+return hand_off(prefix, due, queue, next_token, now, next_lease, {1})

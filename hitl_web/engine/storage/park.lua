@@ -1,15 +1,13 @@
--- ARGV: prefix, run id, token, records, clear, wake at, now, run attempts ('' to keep),
---       the hand-off's queue, token and lease deadline (see hand_off), then the events riding along
---       (from 12)
--- A sleep or a retry backoff: the run holds no worker until ``wake at``. Returns 0 when the
--- execution no longer owns the run, else {1, the next run...}.
-ride(12)
-local id = ARGV[2]
-local rk = run_key(id)
-if not owns(rk, ARGV[3]) then return 0 end
-local err = put_records(id, rk, ARGV[4], ARGV[5])
-if err then return err end
-redis.call('HSET', rk, 'owner', '', 'due', 'wake', 'updated', ARGV[7])
-if ARGV[8] ~= '' then redis.call('HSET', rk, 'attempts', ARGV[8]) end
-redis.call('ZADD', DUE, ARGV[6], id)
-return hand_off(9, ARGV[7], {1})
+-- A sleep or a retry backoff (scripts.PARK): the run holds no worker until ``wake_at``. Returns 0
+-- when the execution no longer owns the run, else {1, the next run}.
+local run, steps, due, queue = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local prefix, run_id, token, records, clear, wake_at, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local attempts, next_token, next_lease = ARGV[8], ARGV[9], ARGV[10]
+local riding = {keys = 5, args = 11}
+append_journal(riding)
+local halt = own_and_record({run = run, steps = steps}, token, records, clear, 0)
+if halt then return halt end
+redis.call('HSET', run, 'owner', '', 'due', 'wake', 'updated', now)
+if attempts ~= '' then redis.call('HSET', run, 'attempts', attempts) end
+redis.call('ZADD', due, wake_at, run_id)
+return hand_off(prefix, due, queue, next_token, now, next_lease, {1})

@@ -1,42 +1,26 @@
-"""The run store: every Redis key of the engine, and the Lua scripts that change them atomically (reads: queries.py)."""
+"""The run store's transitions: each write is one Lua script, called through its spec (scripts.py).
+
+Keys come from ``keys.py``, replies are decoded by the specs (``replies.py``), reads are in
+``queries.py``.
+"""
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
-import uuid
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any
 
 import redis
 
 from ...settings import Settings
 from ..journal import Journal, entry
-from ..models import Refusal, Resolution, RunStatus, Step, Waiter, dumps
-from .queries import RunQueries, _text
-from .queries import apply_resolution as apply_resolution
-
-SCRIPTS = (
-    "trigger",
-    "claim",
-    "handoff",
-    "write_step",
-    "wait",
-    "resolve",
-    "sweep",
-    "renew",
-    "park",
-    "finish",
-    "cancel",
-    "read",
-    "page",
-    "take_moved",
-)
-# The scripts that change a run's status, or read a page of runs, keep or read the indexes: only
-# they get ``_indexes.lua`` (every line of a script's preamble runs on each call).
-INDEXED = {"trigger", "wait", "resolve", "sweep", "finish", "cancel", "page"}
+from ..models import NotClaimed, Refusal, Resolution, RunStatus, Step, WaitOutcome, dumps
+from . import scripts
+from .keys import NONCE_STEM_HEX, Keys, new_nonce
+from .queries import RunQueries, waiter
+from .replies import Claim as Claim
+from .replies import NextRun
 
 
 def stamp(t: float | None = None) -> str:
@@ -60,12 +44,12 @@ class Pending:
         self.records.append((index, step))
         self.clear = self.clear or resolved
 
-    def take(self) -> tuple[str, str]:
-        """The queued records as the scripts read them ("index<TAB>json" lines), and the clear flag."""
+    def take(self) -> dict[str, str]:
+        """The queued records as the scripts read them (ARGV ``records``: "index<TAB>json" lines, and ``clear``)."""
         blob = "\n".join(f"{i}\t{step.to_json()}" for i, step in self.records)
         clear = "1" if self.clear else "0"
         self.records, self.clear = [], False
-        return blob, clear
+        return {"records": blob, "clear": clear}
 
 
 @dataclass(frozen=True)
@@ -87,24 +71,11 @@ class Ending:
 
 @dataclass(frozen=True)
 class Reached:
-    """What reaching a wait did: ``state`` is waiting, resolved (a lookback decision), refused or lost."""
+    """What reaching a wait did, and the next run its end claimed for the worker."""
 
-    state: str
+    state: WaitOutcome
     resolution: Any = None  # resolved: the kept resolution; refused: (principal, Refusal)
     handed: Handed | None = None
-
-
-@dataclass
-class Claim:
-    """What an execution gets when it takes a run: its inputs and the steps recorded so far."""
-
-    workflow: str
-    payload: Any
-    started: bool
-    resolution: Any
-    wait_index: int | None
-    attempts: int
-    steps: list[Step]
 
 
 class RunStore(RunQueries):
@@ -121,41 +92,19 @@ class RunStore(RunQueries):
         # The RQ queue's key and the set of queue keys: triggers and notifies queue wake-up calls.
         self.queue_keys = queue_keys
         self.prefix = settings.key_prefix
+        self.keys = Keys(self.prefix)
         # The journal entries an execution made go with its next write: they cost no round trip of
         # their own, and never reach Redis before the state they announce.
         self.journal = journal
-        scripts = resources.files(__package__)
-        preamble = scripts.joinpath("journal.lua").read_text() + scripts.joinpath("_keys.lua").read_text()
-        indexes = scripts.joinpath("_indexes.lua").read_text()
-        self._scripts = {
-            name: connection.register_script(
-                preamble + (indexes if name in INDEXED else "") + scripts.joinpath(f"{name}.lua").read_text()
-            )
-            for name in SCRIPTS
-        }
 
-    def _call_riding(self, name: str, *args: Any) -> Any:
-        """``_call`` with the journal entries waiting to ride along (the script's arguments end with them)."""
-        return self._scripts[name](args=[self.prefix, *args, *self.journal.riders()])
+    def _hand_off(self, take_next: bool) -> dict[str, str]:
+        """The hand-off's ARGV (scripts.HAND_OFF_ARGS; its KEYS: the RQ queue): only a worker asks for the next run."""
+        token, lease = (new_token(), self._lease_deadline(time.time())) if take_next else ("", "")
+        return {"next_token": token, "next_lease": lease}
 
-    def _call_ending(self, name: str, take_next: bool, *args: Any) -> tuple[Any, Handed | None]:
-        """``_call_riding`` for a script that ends an execution; with ``take_next`` it also claims the next run.
-
-        Only a worker asks for the next run: nobody else would execute what was claimed.
-        """
-        if not take_next:
-            return self._call_riding(name, *args, "", "", ""), None
-        token = new_token()
-        reply = self._call_riding(name, *args, self.queue_keys[0], token, self._lease_deadline(time.time()))
-        # {'waiting', next...} from a wait ({'refused', principal, reason, next...} when it refused a
-        # lookback decision), {1, next...} from a park or finish; nothing else hands off.
-        if isinstance(reply, list) and reply:
-            head = reply[0] if reply[0] == 1 else _text(reply[0])
-            skip = {1: 1, "waiting": 1, "refused": 3}.get(head)
-            if skip is not None and len(reply) > skip:
-                run_id, claim = _next_run(reply[skip:])
-                return reply, Handed(run_id, token, claim)
-        return reply, None
+    @staticmethod
+    def _handed(next_run: NextRun | None, args: dict[str, str]) -> Handed | None:
+        return Handed(next_run.run_id, args["next_token"], next_run.claim) if next_run is not None else None
 
     def _lease_deadline(self, now: float) -> str:
         return repr(now + self.settings.lease_seconds)
@@ -164,28 +113,26 @@ class RunStore(RunQueries):
     def create_run(self, run_id: str, workflow: str, payload: Any, triggered_by: str | None = None) -> bool:
         """Store a new running run and queue its wake-up call; False when the id is taken."""
         now = time.time()
-        return bool(
-            self._call(
-                "trigger",
-                run_id,
-                workflow,
-                dumps(payload),
-                stamp(now),
-                self._lease_deadline(now),
-                triggered_by or "",
-                *self.queue_keys,
-                uuid.uuid4().hex[:12],
-            )
-        )
+        args = dict(prefix=self.prefix, run_id=run_id, workflow=workflow, payload=dumps(payload), now=stamp(now),
+                    lease=self._lease_deadline(now), by=triggered_by or "", nonce=new_nonce())  # fmt: skip
+        return scripts.TRIGGER.call(self.redis, self.keys.for_trigger(run_id, *self.queue_keys), args)
 
-    def claim(self, run_id: str, token: str, wake_up: tuple[str, str] = ("", "")) -> Claim | str:
+    def wake(self, run_id: str) -> None:
+        """Queue a wake-up call for the run on the RQ queue (``wake``, the trigger's and the notify's own)."""
+        args = dict(run_id=run_id, nonce=new_nonce())
+        scripts.WAKE.call(self.redis, self.keys.for_wake(run_id, *self.queue_keys), args)
+
+    def claim(self, run_id: str, token: str, wake_up: tuple[str, str] = ("", "")) -> Claim | NotClaimed:
         """Take the run for the execution ``token``; a reason string when it must not run now.
 
         ``wake_up`` (RQ's intermediate queue, job id) is the call that started the execution: it is
         taken off that queue in the same script.
         """
         now = time.time()
-        return _claim(self._call("claim", run_id, token, repr(now), self._lease_deadline(now), *wake_up))
+        intermediate, job_id = wake_up
+        args = dict(prefix=self.prefix, run_id=run_id, token=token, now=repr(now), lease=self._lease_deadline(now),
+                    job_id=job_id)  # fmt: skip
+        return scripts.CLAIM.call(self.redis, self.keys.for_claim(run_id, intermediate), args)
 
     def handoff(self, token: str) -> Handed | None:
         """End an execution: write the events riding along, and claim the next run queued for RQ.
@@ -194,33 +141,35 @@ class RunStore(RunQueries):
         queue is empty or its head is another kind of RQ job (RQ's own loop runs that).
         """
         now = time.time()
-        reply = self._call_riding("handoff", token, repr(now), self._lease_deadline(now), self.queue_keys[0])
-        if not reply:
-            return None
-        run_id, claim = _next_run(reply)
-        return Handed(run_id, token, claim)
+        args = dict(prefix=self.prefix, token=token, now=repr(now), lease=self._lease_deadline(now))
+        keys = self.keys.for_handoff(self.queue_keys[0])
+        next_run = scripts.HANDOFF.call(self.redis, keys, args, self.journal.riders())
+        return self._handed(next_run, {"next_token": token})
 
-    def take_moved(self, pipe: Any, intermediate: str, token: str) -> None:
-        """Queue ``take_moved.lua`` on ``pipe``, right behind the worker's BLMOVE into ``intermediate``."""
-        script = self._scripts["take_moved"]
-        pipe.evalsha(script.sha, 0, self.prefix, intermediate, token, self.settings.lease_seconds)
+    def take_moved(self, pipe: Any, intermediate: str, token: str, worker_key: str = "", busy: str = "") -> None:
+        """Queue ``take_moved.lua`` on ``pipe``, right behind the worker's BLMOVE into ``intermediate``.
+
+        When it claims a run it also writes ``busy`` as the state of the RQ worker ``worker_key``
+        (``busy`` may be RQ's ``WorkerStatus``), so the worker shows busy with no round trip of its own.
+        """
+        state = getattr(busy, "value", busy) if worker_key else ""
+        args = dict(prefix=self.prefix, token=token, lease_seconds=self.settings.lease_seconds, busy=state)
+        scripts.TAKE_MOVED.queue(pipe, self.keys.for_take_moved(intermediate, worker_key), args)
 
     @staticmethod
-    def taken(reply: Any) -> tuple[str, str, Claim | str] | None:
+    def taken(reply: Any) -> tuple[str, str, Claim | NotClaimed] | None:
         """``take_moved.lua``'s reply: the run, the call that woke it and its claim (or why not), or None."""
-        if not reply:
-            return None
-        return _text(reply[0]), _text(reply[1]), _claim(reply[2:])
+        found = scripts.TAKE_MOVED.decode(reply)
+        return (found.run_id, found.job_id, found.claim) if found is not None else None
 
     def load_scripts(self) -> None:
         """Load every script into Redis (after a restart lost them: a pipeline cannot reload one)."""
-        for script in self._scripts.values():
-            self.redis.script_load(script.script)
+        scripts.load_all(self.redis)
 
     def write_steps(self, run_id: str, token: str, pending: Pending) -> bool:
         """Write the pending step records; False when this execution no longer owns the run."""
-        blob, clear = pending.take()
-        return bool(self._call_riding("write_step", run_id, token, blob, clear, stamp()))
+        args = dict(token=token, **pending.take(), now=stamp())
+        return scripts.WRITE_STEP.call(self.redis, self.keys.for_write_step(run_id), args, self.journal.riders())
 
     def wait(
         self, run_id: str, token: str, index: int, step: Step, pending: Pending, *, take_next: bool = False
@@ -232,15 +181,15 @@ class RunStore(RunQueries):
         """
         assert step.event_id is not None and step.deadline is not None
         pending.add(index, step)
-        blob, clear = pending.take()
-        deadline = repr(step.deadline)
-        reply, handed = self._call_ending(
-            "wait", take_next, run_id, token, blob, clear, index, step.event_id, deadline, stamp()
-        )
-        state = _text(reply[0])
-        if state == "refused":
-            return Reached(state, (_text(reply[1]), Refusal(_text(reply[2]))), handed)
-        return Reached(state, json.loads(reply[1]) if state == "resolved" else None, handed)
+        hand_off = self._hand_off(take_next)
+        args = dict(prefix=self.prefix, run_id=run_id, token=token, **pending.take(), index=index,
+                    event_id=step.event_id, deadline=repr(step.deadline), now=stamp(), **hand_off)  # fmt: skip
+        keys = self.keys.for_wait(run_id, step.event_id, self.queue_keys[0])
+        reached = scripts.WAIT.call(self.redis, keys, args, self.journal.riders())
+        handed = self._handed(reached.next, hand_off)
+        if reached.refusal is not None:
+            return Reached(reached.state, reached.refusal, handed)
+        return Reached(reached.state, reached.resolution, handed)
 
     def resolve(
         self, event_id: str, resolution: Any, run_id: str | None, *, lookback: bool = True, principal: str = ""
@@ -251,27 +200,19 @@ class RunStore(RunQueries):
         as they are. Also says whether the resolution was kept for a run not waiting yet (lookback).
         """
         now = time.time()
-        reply = self._call(
-            "resolve",
-            event_id,
-            dumps(resolution),
-            run_id or "",
-            stamp(now),
-            self._lease_deadline(now),
-            "1" if lookback else "0",
-            *self.queue_keys,
-            uuid.uuid4().hex[:8],
-            principal,
-            max(self.settings.lookback_max, 1),
-        )
+        args = dict(prefix=self.prefix, event_id=event_id, resolution=dumps(resolution), only=run_id or "",
+                    now=stamp(now), lease=self._lease_deadline(now), keep="1" if lookback else "0",
+                    nonce_stem=new_nonce(NONCE_STEM_HEX), principal=principal,
+                    keep_max=max(self.settings.lookback_max, 1))  # fmt: skip
+        done = scripts.RESOLVE.call(self.redis, self.keys.for_resolve(event_id, run_id, *self.queue_keys), args)
         waiters, refused = [], []
-        for rid, raw, outcome in zip(reply[1::3], reply[2::3], reply[3::3], strict=True):
-            waiter = _waiter(_text(rid), event_id, raw)
-            if outcome:
-                refused.append((waiter, Refusal(_text(outcome))))
+        for outcome in done.outcomes:
+            found = waiter(outcome.run_id, event_id, outcome.record)
+            if outcome.refusal:
+                refused.append((found, Refusal(outcome.refusal)))
             else:
-                waiters.append(waiter)
-        return Resolution(waiters, refused, bool(reply[0]))
+                waiters.append(found)
+        return Resolution(waiters, refused, done.kept)
 
     def sweep(self, limit: int = 500) -> list[tuple[str, str, str]]:
         """Act on everything due now; ``(run id, why, last wake-up nonce)`` for each run that may need a job.
@@ -280,13 +221,18 @@ class RunStore(RunQueries):
         """
         now = time.time()
         timeout = dumps({"event_data": None, "timeout": True, "at": now})
-        ttl = self.settings.finished_run_ttl
-        reply = self._call("sweep", repr(now), self._lease_deadline(now), limit, timeout, ttl)
-        return [(_text(r), _text(k), _text(j)) for r, k, j in zip(reply[0::3], reply[1::3], reply[2::3], strict=True)]
+        args = dict(prefix=self.prefix, now=repr(now), lease=self._lease_deadline(now), limit=limit, timeout=timeout,
+                    ttl=self.settings.finished_run_ttl)  # fmt: skip
+        return [(d.run_id, d.why, d.nonce) for d in scripts.SWEEP.call(self.redis, self.keys.for_sweep(), args)]
+
+    def migrate(self, count: int = 500) -> bool:
+        """Rename up to ``count`` more runs stored before the hash tags (``migrate.lua``); True once all were."""
+        return scripts.MIGRATE.call(self.redis, self.keys.for_migrate(), dict(prefix=self.prefix, count=count))
 
     def renew(self, run_id: str, token: str) -> bool:
         """Extend the lease of the execution ``token``; False when it lost the run."""
-        return bool(self._call("renew", run_id, token, self._lease_deadline(time.time())))
+        args = dict(run_id=run_id, token=token, lease=self._lease_deadline(time.time()))
+        return scripts.RENEW.call(self.redis, self.keys.for_renew(run_id), args)
 
     def park(
         self,
@@ -299,13 +245,12 @@ class RunStore(RunQueries):
         take_next: bool = False,
     ) -> Ending:
         """Release the run until ``wake_at`` (a sleep or a retry backoff), writing the pending records."""
-        blob, clear = pending.take()
-        now = stamp()
-        attempts_arg = "" if attempts is None else attempts
-        reply, handed = self._call_ending(
-            "park", take_next, run_id, token, blob, clear, repr(wake_at), now, attempts_arg
-        )
-        return Ending(_done(reply), handed)
+        hand_off = self._hand_off(take_next)
+        args = dict(prefix=self.prefix, run_id=run_id, token=token, **pending.take(), wake_at=repr(wake_at),
+                    now=stamp(), attempts="" if attempts is None else attempts, **hand_off)  # fmt: skip
+        keys = self.keys.for_park(run_id, self.queue_keys[0])
+        ended = scripts.PARK.call(self.redis, keys, args, self.journal.riders())
+        return Ending(ended.taken, self._handed(ended.next, hand_off))
 
     def finish(
         self,
@@ -320,13 +265,13 @@ class RunStore(RunQueries):
     ) -> Ending:
         """Mark the run completed (with ``result``) or failed (with ``error``), writing the pending records."""
         field_name, value = ("result", dumps(result)) if status is RunStatus.COMPLETED else ("error", error)
-        blob, clear = pending.take()
-        ttl = self.settings.finished_run_ttl
-        now = stamp()
-        reply, handed = self._call_ending(
-            "finish", take_next, run_id, token, blob, clear, status.value, field_name, value, now, ttl
-        )
-        return Ending(_done(reply), handed)
+        hand_off = self._hand_off(take_next)
+        args = dict(prefix=self.prefix, run_id=run_id, token=token, **pending.take(), status=status.value,
+                    field=field_name, value=value, now=stamp(), ttl=self.settings.finished_run_ttl,
+                    **hand_off)  # fmt: skip
+        keys = self.keys.for_finish(run_id, status.value, self.queue_keys[0])
+        ended = scripts.FINISH.call(self.redis, keys, args, self.journal.riders())
+        return Ending(ended.taken, self._handed(ended.next, hand_off))
 
     def cancel(self, run_id: str) -> str:
         """Cancel a running or waiting run; returns the status it had (``missing`` when unknown).
@@ -334,45 +279,11 @@ class RunStore(RunQueries):
         The cancel writes the run's last journal entry (runFinish, cancelled) in the same script:
         no execution will announce it.
         """
-        announce = self.journal.args([entry(run_id, "workflow.runFinish", {"status": "cancelled"})])
-        return _text(self._call("cancel", run_id, stamp(), self.settings.finished_run_ttl, *announce))
+        args = dict(prefix=self.prefix, run_id=run_id, now=stamp(), ttl=self.settings.finished_run_ttl)
+        announce = self.journal.riders_of([entry(run_id, "workflow.runFinish", {"status": "cancelled"})])
+        return scripts.CANCEL.call(self.redis, self.keys.for_cancel(run_id), args, announce)
 
 
 def new_token() -> str:
     """The token of one execution: the owner its run's writes are checked against."""
     return secrets.token_hex(8)
-
-
-def _done(reply: Any) -> bool:
-    """Whether a park or finish was taken: 0 when not, else a list starting with 1."""
-    return isinstance(reply, list) and bool(reply[0])
-
-
-def _next_run(reply: list[Any]) -> tuple[str, Claim]:
-    """The run ``take_next`` (``_keys.lua``) claimed: its id, then ``claim_run``'s reply."""
-    claim = _claim(reply[1:])
-    assert isinstance(claim, Claim), "take_next returns only runs it claimed"
-    return _text(reply[0]), claim
-
-
-def _claim(reply: list[Any]) -> Claim | str:
-    """A claim from ``claim_run``'s reply (``_keys.lua``), or the reason the run was not claimed."""
-    state = _text(reply[0])
-    if state != "ok":
-        return state
-    workflow, payload, started, resolution, wait_index, attempts = (_text(v) for v in reply[1:7])
-    return Claim(
-        workflow=workflow,
-        payload=json.loads(payload),
-        started=started == "1",
-        resolution=json.loads(resolution) if resolution else None,
-        wait_index=int(wait_index) if wait_index else None,
-        attempts=int(attempts or 0),
-        steps=[Step.from_json(raw) for raw in reply[7:]],
-    )
-
-
-def _waiter(run_id: str, event_id: str, record: bytes | str | None) -> Waiter:
-    """A waiter from its run's waiting step record."""
-    step = Step.from_json(record) if record else None
-    return Waiter(run_id, event_id, step.name if step else "", (step.deadline or 0.0) if step else 0.0)

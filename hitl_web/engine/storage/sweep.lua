@@ -1,44 +1,46 @@
--- ARGV: prefix, now, lease deadline, limit, timeout resolution json, finished run ttl seconds (0: kept)
--- Everything due: a passed wait deadline (WAITING) resolves the wait as a timeout; a sleep or retry
--- that is due, or a lease nobody renewed (a dead worker, a lost job), hands the run to a new job
--- (DUE). Finished runs whose keys expired leave the indexes (trim_finished), and runs stored before
--- the status indexes existed enter them (backfill).
+-- Everything due (scripts.SWEEP): a passed wait deadline (WAITING) resolves the wait as a timeout;
+-- a sleep or retry that is due, or a lease nobody renewed (a dead worker, a lost job), hands the run
+-- to a new job (DUE). Finished runs whose keys expired leave the indexes (trim_finished), and runs
+-- stored before the status indexes existed enter them (reindex, the walk's cursor in ``indexed``).
 -- Returns {run id, why, wake-up nonce, ...} for the runs to enqueue; why 'queued' means the run's job may
 -- still be waiting in the queue (the caller checks before enqueueing another).
-local now, limit = ARGV[2], tonumber(ARGV[4])
+local due, index, running, waiting, completed, failed, cancelled = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local waiters, indexed = KEYS[8], KEYS[9]
+local prefix, now, lease, limit, timeout, ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
+local statuses = {running = running, waiting = waiting, completed = completed, failed = failed, cancelled = cancelled}
 local out = {}
-local function time_out(id, rk, wait_index)
-  remove_waiter(waiting_on(id, wait_index), id)
-  redis.call('HSET', rk, 'status', 'running', 'resolution', ARGV[5], 'due', 'lease', 'owner', '',
+local function time_out(this, wait_index)
+  leave_wait(waiters, this, wait_index)
+  redis.call('HSET', this.run, 'status', 'running', 'resolution', timeout, 'due', 'lease', 'owner', '',
     'updated', now)
-  move_status(id, 'waiting', 'running', now)
-  redis.call('ZADD', DUE, ARGV[3], id)
-  table.insert(out, id)
+  move_status(this.id, waiting, running, now)
+  redis.call('ZADD', due, lease, this.id)
+  table.insert(out, this.id)
   table.insert(out, 'timeout')
   table.insert(out, '')
 end
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', WAITING, '-inf', now, 'LIMIT', 0, limit)) do
-  local rk = run_key(id)
-  local f = redis.call('HMGET', rk, 'status', 'wait_index')
-  if f[1] == 'waiting' then time_out(id, rk, f[2]) else redis.call('ZREM', WAITING, id) end
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', waiting, '-inf', now, 'LIMIT', 0, limit)) do
+  local this = run_keys(prefix, id)
+  local f = fields(this, 'status', 'wait_index')
+  if f[1] == 'waiting' then time_out(this, f[2]) else redis.call('ZREM', waiting, id) end
 end
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', DUE, '-inf', now, 'LIMIT', 0, limit)) do
-  local rk = run_key(id)
-  local f = redis.call('HMGET', rk, 'status', 'wait_index', 'due', 'owner', 'job')
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', due, '-inf', now, 'LIMIT', 0, limit)) do
+  local this = run_keys(prefix, id)
+  local f = fields(this, 'status', 'wait_index', 'due', 'owner', 'job')
   if f[1] == 'waiting' then
-    time_out(id, rk, f[2])  -- a wait registered before WAITING held deadlines
+    time_out(this, f[2])  -- a wait registered before WAITING held deadlines
   elseif f[1] == 'running' then
     local why = f[3] or 'lease'
     if why == 'lease' and (not f[4] or f[4] == '') then why = 'queued' end
-    redis.call('HSET', rk, 'due', 'lease', 'owner', '')
-    redis.call('ZADD', DUE, ARGV[3], id)
+    redis.call('HSET', this.run, 'due', 'lease', 'owner', '')
+    redis.call('ZADD', due, lease, id)
     table.insert(out, id)
     table.insert(out, why)
     table.insert(out, f[5] or '')
   else
-    redis.call('ZREM', DUE, id)
+    redis.call('ZREM', due, id)
   end
 end
-trim_finished(now, tonumber(ARGV[6]), limit)
-backfill(limit)
+trim_finished(index, statuses, now, ttl, limit)
+walk_index(indexed, index, limit, function(id) return reindex(run_keys(prefix, id), statuses, due) end)
 return out

@@ -1,15 +1,22 @@
--- ARGV: prefix, run id, workflow, payload json, now, lease deadline, triggered by ('' for unknown),
---       queue key, queues set key, wake-up nonce
-local id, now = ARGV[2], ARGV[5]
-local rk = run_key(id)
-if redis.call('EXISTS', rk) == 1 then return 0 end
-redis.call('HSET', rk, 'workflow', ARGV[3], 'status', 'running', 'payload', ARGV[4],
+-- A new run (scripts.TRIGGER): stored running, indexed, due for its lease, its wake-up call queued.
+-- Returns 0 when the id is taken.
+local run, steps, journal, lookback, lookback_order = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local index, running, waiting, completed, failed, cancelled = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
+local due, queue, queues = KEYS[12], KEYS[13], KEYS[14]
+local prefix, run_id, workflow, payload, now, lease, by, nonce = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local this = given(prefix, run_id, run, steps, journal, lookback, lookback_order)
+if redis.call('EXISTS', run) == 1 then return 0 end
+-- The id of a run that expired may be taken again: its old index entries go first. A run of the
+-- old key layout is still there (adopt).
+if redis.call('ZSCORE', index, run_id) then
+  if adopt(this) then return 0 end
+  unindex(index, {running = running, waiting = waiting, completed = completed, failed = failed, cancelled = cancelled}, run_id)
+end
+redis.call('HSET', run, 'workflow', workflow, 'status', 'running', 'payload', payload,
   'created', now, 'updated', now, 'due', 'lease', 'owner', '')
-if ARGV[7] ~= '' then redis.call('HSET', rk, 'by', ARGV[7]) end
--- The id of a run that expired may be taken again: its old index entries go first.
-if redis.call('ZSCORE', INDEX, id) then unindex(id) end
-redis.call('ZADD', INDEX, now, id)
-move_status(id, nil, 'running', now)
-redis.call('ZADD', DUE, ARGV[6], id)
-wake(ARGV[8], ARGV[9], ARGV[10], id)
+if by ~= '' then redis.call('HSET', run, 'by', by) end
+redis.call('ZADD', index, now, run_id)
+move_status(run_id, nil, running, now)
+redis.call('ZADD', due, lease, run_id)
+wake(queue, queues, nonce, this)
 return 1

@@ -1,9 +1,9 @@
--- ARGV: prefix, run id, token, records, clear, now, then the events riding along (from 7)
-ride(7)
-local id = ARGV[2]
-local rk = run_key(id)
-if not owns(rk, ARGV[3]) then return 0 end
-local err = put_records(id, rk, ARGV[4], ARGV[5])
-if err then return err end
-redis.call('HSET', rk, 'updated', ARGV[6])
+-- An execution's step records (scripts.WRITE_STEP). Returns 0 when it no longer owns the run, else 1.
+local run, steps = KEYS[1], KEYS[2]
+local token, records, clear, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local riding = {keys = 3, args = 5}
+append_journal(riding)
+local halt = own_and_record({run = run, steps = steps}, token, records, clear, 0)
+if halt then return halt end
+redis.call('HSET', run, 'updated', now)
 return 1

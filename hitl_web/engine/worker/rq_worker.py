@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import sys
 import time
 from typing import Any, cast
@@ -102,7 +101,7 @@ class Worker(SteadyWorker):
                     if idle:
                         pipe.hset(self.key, "state", WorkerStatus.IDLE)
                     pipe.blmove(queue.key, intermediate, timeout)
-                    store.take_moved(pipe, intermediate, token)
+                    store.take_moved(pipe, intermediate, token, self.key, WorkerStatus.BUSY)
                     *_, moved, reply = pipe.execute(raise_on_error=False)
                 if isinstance(moved, Exception):
                     raise moved
@@ -243,7 +242,7 @@ class Worker(SteadyWorker):
             handler = logging.StreamHandler(sys.stderr)
             handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
             logger.addHandler(handler)
-            logger.setLevel(os.environ.get("HITL_LOG_LEVEL", "INFO").upper())
+            logger.setLevel(self.engine.settings.log_level)
         self.sweeper = Sweeper(Engine(self.connection, self.engine.settings), self.engine, self)
         self.sweeper.start()
 

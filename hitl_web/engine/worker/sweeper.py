@@ -9,6 +9,7 @@ import time
 from rq.worker import BaseWorker
 
 from ..execution import Engine
+from ..models import DueReason
 from ..outages import Backoff, outage
 from .heartbeat import beat, beat_every
 
@@ -24,6 +25,9 @@ class Sweeper(threading.Thread):
         self.executing = executing  # whose current run's lease this thread renews
         self.worker = worker  # whose heartbeat this thread beats
         self.stopped = threading.Event()
+        # Until a migrate call says every run was renamed, each sweep renames a batch more of the runs
+        # stored before the keys had hash tags; then this process calls it no more.
+        self.migrated = False
 
     def run(self) -> None:
         """Loop until stopped; a Redis outage is waited out with backoff, any other error logged and retried."""
@@ -56,9 +60,11 @@ class Sweeper(threading.Thread):
 
     def sweep_once(self) -> int:
         """Act on everything due now; returns how many runs were handed to a job."""
+        if not self.migrated:
+            self.migrated = self.engine.store.migrate()
         enqueued = 0
         for run_id, why, nonce in self.engine.store.sweep():
-            if why == "queued" and self.engine.still_queued(run_id, nonce):
+            if why is DueReason.QUEUED and self.engine.still_queued(run_id, nonce):
                 continue  # a long queue, not a lost job: its lease was extended
             log.info("run=%s due=%s: enqueued", run_id, why)
             self.engine.enqueue(run_id)

@@ -1,0 +1,107 @@
+-- Waits, shared by the scripts: who waits on an event id, the decision policy, and lookback.
+-- Who waits on an event id: one hash for every event id (``waiters``), holding the run id of its only
+-- waiter, or MANY when several runs wait on it, and then they are the fields of the event id's own
+-- hash (``many``: keys.py's many_waiters). One waiter (the usual case: an event id per run) costs a
+-- hash field, not a key.
+local function add_waiter(waiters, many, event_id, id)
+  local cur = redis.call('HGET', waiters, event_id)
+  if not cur or cur == id then
+    redis.call('HSET', waiters, event_id, id)
+  else
+    if cur ~= MANY then
+      redis.call('HSET', waiters, event_id, MANY)
+      redis.call('HSET', many, cur, 1)
+    end
+    redis.call('HSET', many, id, 1)
+  end
+end
+-- True when ``id`` was waiting on ``event_id`` (and no longer is).
+local function remove_waiter(waiters, many, event_id, id)
+  local cur = redis.call('HGET', waiters, event_id)
+  if cur == id then
+    redis.call('HDEL', waiters, event_id)
+    return true
+  elseif cur == MANY then
+    local removed = redis.call('HDEL', many, id) == 1
+    if redis.call('EXISTS', many) == 0 then redis.call('HDEL', waiters, event_id) end
+    return removed
+  end
+  return false
+end
+local function waiters_of(waiters, many, event_id)
+  local cur = redis.call('HGET', waiters, event_id)
+  if not cur then return {} end
+  if cur == MANY then return redis.call('HKEYS', many) end
+  return {cur}
+end
+-- The event id a waiting run waits on: its waiting step's record holds it (key 'e', see
+-- models.STORED_KEYS), so the run hash does not repeat it. Also returns the record.
+local function waiting_on(this, index)
+  if not index then return false, false end
+  local record = redis.call('LINDEX', this.steps, tonumber(index))
+  return record and cjson.decode(record)['e'], record
+end
+-- The run stops waiting on the event id its step record at ``index`` names (a cancel, a timeout):
+-- that event id is data, so its many_waiters key is found here.
+local function leave_wait(waiters, this, index)
+  local on = waiting_on(this, index)
+  if on then remove_waiter(waiters, many_waiters_key(this.prefix, on), on, this.id) end
+end
+-- The decision policy, in the script that resolves a wait so that no entry point can skip it:
+-- why ``principal`` may not decide the wait whose step record is ``record``, or nil when they may.
+-- No principal (library code's plain notify) means no policy, as in Upstash. Reasons are
+-- models.Refusal: 'expired' (deadline passed), 'not_approver' (outside the wait's approvers),
+-- 'own_run' (separation of duties: the principal started the run).
+local function refusal(this, record, principal, now)
+  if not principal or principal == '' then return nil end
+  local step = cjson.decode(record)
+  if step['d'] and tonumber(step['d']) <= tonumber(now) then return 'expired' end
+  local approvers = step['p']
+  if type(approvers) == 'table' then
+    local allowed = false
+    for _, name in ipairs(approvers) do
+      if name == principal then allowed = true break end
+    end
+    if not allowed then return 'not_approver' end
+  end
+  if step['o'] and redis.call('HGET', this.run, 'by') == principal then return 'own_run' end
+  return nil
+end
+-- Why a decision on a run that is not waiting on ``event_id`` comes too late: 'closed' (the run
+-- ended), 'decided' (a wait on it is already completed), or nil (it may still wait on it: lookback).
+local function too_late(this, status, event_id)
+  for _, raw in ipairs(redis.call('LRANGE', this.steps, 0, -1)) do
+    local step = cjson.decode(raw)
+    if step['e'] == event_id and step['s'] == 'completed' then return 'decided' end
+  end
+  if status ~= 'running' and status ~= 'waiting' then return 'closed' end
+  -- Resolved a moment ago: its step record says waiting until the resumed execution writes it.
+  local f = redis.call('HMGET', this.run, 'resolution', 'wait_index')
+  if f[1] and waiting_on(this, f[2]) == event_id then return 'decided' end
+  return nil
+end
+-- Lookback: decisions kept for a run that has not reached their wait yet, by event id, and the
+-- order they came in (oldest first). Both go when the run ends (end_run).
+-- Keep ``resolution`` for the run until it waits on ``event_id``, at most ``max`` event ids: beyond
+-- that the oldest is dropped, and counted in the run's 'lookback_dropped' (a run notified with ever
+-- new event ids, and never waiting on them, stays small).
+local function keep_lookback(this, event_id, resolution, max)
+  if redis.call('HSET', this.lookback, event_id, resolution) == 0 then
+    redis.call('LREM', this.lookback_order, 1, event_id)  -- notified again: the newest now
+  end
+  local n = redis.call('RPUSH', this.lookback_order, event_id)
+  while n > max do
+    redis.call('HDEL', this.lookback, redis.call('LPOP', this.lookback_order))
+    redis.call('HINCRBY', this.run, 'lookback_dropped', 1)
+    n = n - 1
+  end
+end
+-- The decision kept for the run on ``event_id`` (nil when none), no longer kept.
+local function take_lookback(this, event_id)
+  local early = redis.call('HGET', this.lookback, event_id)
+  if early then
+    redis.call('HDEL', this.lookback, event_id)
+    redis.call('LREM', this.lookback_order, 1, event_id)
+  end
+  return early
+end
