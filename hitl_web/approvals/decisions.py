@@ -10,15 +10,27 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from ..engine import Client, Run, RunNotFound, StepStatus, StepType, UnknownWorkflow, get_workflow
+from ..engine import (
+    Client,
+    InvalidDecision,
+    Run,
+    RunNotFound,
+    Step,
+    StepStatus,
+    StepType,
+    UnknownWorkflow,
+    get_workflow,
+)
+from ..engine.forms import options_of
 from ..engine.models import Refusal, Waiter
 
 # HTTP-style statuses, shared by the pages, the API and the CLI's exit code.
-OK, KEPT, FORBIDDEN, NOT_FOUND, CONFLICT = 200, 202, 403, 404, 409
+OK, KEPT, INVALID, FORBIDDEN, NOT_FOUND, CONFLICT = 200, 202, 400, 403, 404, 409
 SIGN_IN = "Sign in as an approver to decide."
 
 
@@ -43,6 +55,7 @@ class Decision:
     index: int | None = None  # the wait's step, when known
     refusal: Refusal | None = None
     waiter: Waiter | None = None
+    invalid: InvalidDecision | None = None  # 400: what the ask's form refused, by field
 
 
 def when(ts: object) -> str:
@@ -61,8 +74,12 @@ def when(ts: object) -> str:
         return "after 9999-12-31 UTC" if ts > 0 else "before 0001-01-01 UTC"
 
 
-def describe_decision(event_data: Any) -> str:
-    """``approved`` / ``rejected`` for the guide's decision data, else the data as JSON."""
+def describe_decision(event_data: Any, step: Step | None = None) -> str:
+    """The option's label for a typed ask, ``approved`` / ``rejected`` for the guide's data, else JSON."""
+    if step is not None and step.form and isinstance(event_data, dict):
+        labels = dict((key, label) for key, label in options_of(step))
+        option = event_data.get("option")
+        return labels.get(option, str(option)) if isinstance(option, str) else "decided"
     if isinstance(event_data, dict) and isinstance(event_data.get("approved"), bool):
         return "approved" if event_data["approved"] else "rejected"
     return json.dumps(event_data, ensure_ascii=False, sort_keys=True)
@@ -101,7 +118,9 @@ def refusal_message(reason: Refusal, run: Run, index: int | None) -> str:
         receipt = step.receipt or {}
         by = receipt.get("by") or "someone (no receipt)"
         at = when(receipt.get("at") or step.finished_at)
-        return f"Already decided by {by} at {at}: {describe_decision(result.get('event_data'))}."
+        return f"Already decided by {by} at {at}: {describe_decision(result.get('event_data'), step)}."
+    if reason is Refusal.FORM:
+        return "This approval takes a decision made with its own form."
     return f"This run is {run.status.value}; the approval is closed."
 
 
@@ -138,12 +157,49 @@ def decide(
     receipt = receipt_for(decider, event_data, comment)
     resolution = client.decide(event_id, event_data, run_id, receipt=receipt, lookback=lookback)
     decisions = [Decision(True, OK, "Decision recorded.", w.run_id, waiter=w) for w in resolution.waiters]
-    decisions += [_explain(client, w.run_id, event_id, reason, w) for w, reason in resolution.refused]
+    for w, reason in resolution.refused:
+        typed = _waiting_ask(client, w.run_id, event_id) if reason is Refusal.FORM else None
+        if typed is None:
+            decisions.append(_explain(client, w.run_id, event_id, reason, w))
+        else:  # a typed ask: the same decision again, checked against its form this time
+            decisions.append(_decide_ask(client, decider, w.run_id, *typed, event_data, comment))
+    decisions.sort(key=lambda d: not d.accepted)
     if run_id and not decisions:
         if resolution.kept:
             return [Decision(True, KEPT, "Decision kept: the run has not reached this wait yet.", run_id)]
         return [_explain(client, run_id, event_id, Refusal.CLOSED, None)]  # or 404: no such run
     return decisions
+
+
+def _waiting_ask(client: Client, run_id: str, event_id: str) -> tuple[int, Step] | None:
+    """The run's open wait on ``event_id`` (its index and step), or None."""
+    try:
+        run = client.get_run(run_id)
+    except RunNotFound:
+        return None
+    index = wait_index(run, event_id)
+    if index is None or run.steps[index].status is not StepStatus.WAITING:
+        return None
+    return index, run.steps[index]
+
+
+def _decide_ask(
+    client: Client, decider: Decider, run_id: str, index: int, step: Step, event_data: Any, comment: str
+) -> Decision:
+    """Decide one open ask of ``run_id`` (its step at ``index``), checking the decision against its form."""
+    event_id = step.event_id or ""
+    try:
+        resolution = client.decide(
+            event_id, event_data, run_id, receipt=receipt_for(decider, event_data, comment), lookback=False, ask=step
+        )
+    except InvalidDecision as exc:
+        return Decision(False, INVALID, f"Not decided: {exc}.", run_id, index, invalid=exc)
+    if resolution.waiters:
+        return Decision(True, OK, "Decision recorded.", run_id, index, waiter=resolution.waiters[0])
+    waiter, reason = resolution.refused[0] if resolution.refused else (None, Refusal.CLOSED)
+    decision = _explain(client, run_id, event_id, reason, waiter)
+    decision.index = index
+    return decision
 
 
 def _separated(workflow: str) -> bool:
@@ -155,9 +211,16 @@ def _separated(workflow: str) -> bool:
 
 
 def decide_step(
-    client: Client, decider: Decider, run_id: str, index: int, event_data: Any, *, comment: str, open_mode: bool
+    client: Client,
+    decider: Decider,
+    run_id: str,
+    index: int,
+    event_data: Callable[[Step], Any],
+    *,
+    comment: str,
+    open_mode: bool,
 ) -> Decision:
-    """Decide the wait at step ``index`` of ``run_id`` (the run page's form), through ``decide``."""
+    """Decide the wait at step ``index`` of ``run_id`` (the run page's form) with ``event_data(its step)``."""
     try:
         run = client.get_run(run_id)
     except RunNotFound:
@@ -173,9 +236,6 @@ def decide_step(
         # A wait registered before its record carried the flag (key "o"): the registry says.
         reason = Refusal.OWN_RUN
         return Decision(False, FORBIDDEN, refusal_message(reason, run, index), run_id, index, reason)
-    event_id = step.event_id or ""
-    (decision,) = decide(
-        client, decider, event_id, event_data, run_id=run_id, comment=comment, open_mode=open_mode, lookback=False
-    )
-    decision.index = index
-    return decision
+    if not open_mode and not decider.approver:
+        return Decision(False, FORBIDDEN, SIGN_IN, run_id, index)
+    return _decide_ask(client, decider, run_id, index, step, event_data(step), comment)

@@ -20,12 +20,14 @@ from .errors import (
     UnknownWorkflow,
     WorkflowError,
 )
+from .forms import InvalidDecision
 from .middleware import WorkflowMiddleware
 from .models import Run, RunStatus, Step, StepStatus, StepType, Waiter, WaitResult
 from .registry import RetryPolicy, get_workflow, use, workflow, workflow_names
 
 __all__ = [
     "Client",
+    "InvalidDecision",
     "InvalidDuration",
     "InvalidEventData",
     "InvalidPayload",

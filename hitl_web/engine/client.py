@@ -13,7 +13,8 @@ from ..connections import connect
 from ..settings import Settings
 from .errors import InvalidEventData, InvalidRunId, NotAllowed, RunExists, RunNotFound
 from .execution import Engine
-from .models import Resolution, Run, RunStatus, Waiter, dumps
+from .forms import decision_data, is_typed
+from .models import Resolution, Run, RunStatus, Step, Waiter, dumps
 from .registry import get_workflow
 
 RUN_ID = re.compile(r"[A-Za-z0-9_\-]{1,128}")
@@ -89,14 +90,22 @@ class Client:
         *,
         receipt: dict[str, Any] | None = None,
         lookback: bool = True,
+        ask: Step | None = None,
     ) -> Resolution:
         """``notify``, saying also which waits refused the receipt's principal, and why.
 
         The policy (approvers, separation of duties, deadline, already decided) is applied by the
         script that resolves the waits, so no caller can skip it; without a receipt there is none.
+        A typed ask refuses (``Refusal.FORM``) any decision but one made for it: pass its waiting
+        step as ``ask``, and ``event_data`` is checked against its form here (``InvalidDecision``).
         """
         if not isinstance(event_id, str) or not event_id:
             raise ValueError("event_id must be a non-empty string")
+        form = ""
+        if ask is not None and is_typed(ask):
+            event_data, form = decision_data(ask, event_data), ask.form or ""
+            if receipt is not None and ask.initial is not None:
+                receipt = {**receipt, "proposed": ask.initial}
         try:
             dumps(event_data)
         except (TypeError, ValueError) as exc:
@@ -104,10 +113,14 @@ class Client:
         now = time.time()
         if receipt is not None:
             receipt = {"at": now, **receipt}
-        resolution = {"event_data": event_data, "timeout": False, "at": now, "receipt": receipt}
+        resolution: dict[str, Any] = {"event_data": event_data, "timeout": False, "at": now, "receipt": receipt}
+        if form:
+            resolution["form"] = form  # a kept (lookback) decision names it too: wait.lua checks it
         principal = str(receipt.get("by") or "") if receipt else ""
         # Each resumed run's wake-up call is queued already.
-        return self.store.resolve(event_id, resolution, workflow_run_id, lookback=lookback, principal=principal)
+        return self.store.resolve(
+            event_id, resolution, workflow_run_id, lookback=lookback, principal=principal, form=form
+        )
 
     def get_waiters(self, event_id: str) -> list[Waiter]:
         """Runs waiting on ``event_id`` now."""

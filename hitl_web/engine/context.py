@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel, ValidationError
+
 from .durations import Duration, parse_duration
 from .errors import (
     NonDeterminism,
@@ -17,6 +19,7 @@ from .errors import (
     ResultNotSerializable,
     StepError,
 )
+from .forms import OPTIONS_ONLY, Options, decided_values, form_path, normalize_options
 from .middleware import fire
 from .models import Step, StepStatus, StepType, WaitOutcome, WaitResult, apply_resolution, dumps
 from .signals import LeaseLost, RetryStep, Suspend
@@ -115,15 +118,22 @@ class WorkflowContext:
         *,
         message: str | None = None,
         approvers: list[str] | None = None,
+        form: type[BaseModel] | None = None,
+        initial: dict[str, Any] | BaseModel | None = None,
+        options: Options | None = None,
     ) -> WaitResult:
         """Pause until ``notify(event_id, ...)`` or ``timeout``; the run holds no worker meanwhile.
 
         ``message`` is what an approver is shown (default: "Waiting for <step name>"); ``approvers``
-        limits who may decide it from the approval page (default: any approver).
+        limits who may decide it from the approval page (default: any approver). A typed ask: the
+        decision is ``form`` (a pydantic model, prefilled from ``initial``) and one of ``options``
+        (labels, or keys to labels; default Approve and Reject); the result carries the option and
+        the validated model (``WaitResult.option``, ``.values``).
         """
         seconds = parse_duration(timeout)
         if not isinstance(event_id, str) or not event_id:
             raise ValueError("event_id must be a non-empty string")
+        typed = _typed_ask(form, initial, options)
         index, recorded = self._next(step_name, StepType.WAIT)
         ex = self._execution
         if recorded is not None and recorded.status is StepStatus.COMPLETED:
@@ -140,6 +150,7 @@ class WorkflowContext:
                 message=message if message is not None else f"Waiting for {step_name}",
                 approvers=list(approvers) if approvers else None,
                 separation_of_duties=True if ex.workflow.separation_of_duties else None,
+                **typed,
             )
             reached = ex.store.wait(ex.run_id, ex.token, index, step, self.pending, take_next=ex.take_next)
             state, resolution = reached.state, reached.resolution
@@ -241,7 +252,33 @@ def _describe(exc: BaseException) -> str:
 
 def _wait_result(step: Step) -> WaitResult:
     result = step.result or {}
-    return WaitResult(event_data=result.get("event_data"), timeout=bool(result.get("timeout")))
+    data, timeout = result.get("event_data"), bool(result.get("timeout"))
+    if not step.form or timeout or not isinstance(data, dict):
+        return WaitResult(event_data=data, timeout=timeout)
+    return WaitResult(data, timeout, option=data.get("option"), values=decided_values(step, data))
+
+
+def _typed_ask(
+    form: type[BaseModel] | None, initial: dict[str, Any] | BaseModel | None, options: Options | None
+) -> dict[str, Any]:
+    """A typed ask's step fields (``Step.form``, ``initial``, ``options``); none for the guide's plain ask."""
+    if form is None and options is None:
+        if initial is not None:
+            raise ValueError("initial values need a form")
+        return {}
+    stored = normalize_options(options)
+    if form is None:
+        return {"form": OPTIONS_ONLY, "options": stored}
+    proposed: dict[str, Any] | None = None
+    if isinstance(initial, BaseModel):
+        proposed = initial.model_dump(mode="json", by_alias=True)
+    elif initial is not None:
+        try:  # as the form will show and store them (a Decimal as text), when they are a whole decision
+            full = form.model_validate(initial).model_dump(mode="json", by_alias=True)
+            proposed = {k: full[k] for k in initial if k in full} or full
+        except ValidationError:  # a partial proposal: the approver completes it
+            proposed = to_json_value(dict(initial), "initial")
+    return {"form": form_path(form), "initial": proposed, "options": stored}
 
 
 async def _await(value: Any) -> Any:

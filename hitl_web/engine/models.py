@@ -64,6 +64,11 @@ class Step:
     separation_of_duties: bool | None = None
     # Who decided a wait and when; ``None`` for other steps and for timeouts.
     receipt: dict[str, Any] | None = None
+    # A typed ask (forms.py): its form ("module:QualName" of its model, or "options"), the values
+    # proposed to the approver, and its options as [key, label] pairs (None: Approve and Reject).
+    form: str | None = None
+    initial: dict[str, Any] | None = None
+    options: list[list[str]] | None = None
 
     def to_json(self) -> str:
         """The stored form: short keys, times to the millisecond, defaults left out (waiting runs stay small)."""
@@ -93,7 +98,10 @@ class Step:
         """A fingerprint of what a wait shows its approvers: message, event, approvers and deadline."""
         # The deadline as stored (to the ms), so the record read back and the step in memory agree.
         deadline = round(self.deadline, 3) if self.deadline is not None else None
-        shown = json.dumps([self.message, self.event_id, self.approvers, deadline], sort_keys=True)
+        prompt: list[Any] = [self.message, self.event_id, self.approvers, deadline]
+        if self.form:  # an untyped ask keeps the fingerprint it had before asks had forms
+            prompt += [self.form, self.initial, self.options]
+        shown = json.dumps(prompt, sort_keys=True)
         return hashlib.sha256(shown.encode()).hexdigest()
 
     def to_dict(self) -> dict[str, Any]:
@@ -121,6 +129,9 @@ STORED_KEYS = {
     "approvers": "p",
     "receipt": "c",
     "separation_of_duties": "o",
+    "form": "fm",  # the scripts read it: a typed ask takes only decisions checked against its form
+    "initial": "in",
+    "options": "op",
 }
 LONG_KEYS = {short: key for key, short in STORED_KEYS.items()}
 TIMES = frozenset({"started_at", "finished_at", "deadline"})
@@ -173,6 +184,7 @@ class Refusal(StrEnum):
     OWN_RUN = "own_run"
     DECIDED = "decided"
     CLOSED = "closed"
+    FORM = "form"  # a typed ask, and a decision not checked against its form (forms.decision_data)
 
 
 class NotClaimed(StrEnum):
@@ -216,10 +228,15 @@ class Resolution:
 
 @dataclass(frozen=True)
 class WaitResult:
-    """What ``wait_for_event`` returns: the event's data, or ``timeout=True`` and ``None``."""
+    """What ``wait_for_event`` returns: the event's data, or ``timeout=True`` and ``None``.
+
+    For a typed ask also the option chosen and the decided values as the form's model.
+    """
 
     event_data: Any
     timeout: bool
+    option: str | None = None
+    values: Any = None
 
 
 @dataclass

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from . import basic, human_in_loop
+from . import basic, human_in_loop, refund
 
-__all__ = ["basic", "human_in_loop"]
+__all__ = ["basic", "human_in_loop", "refund"]

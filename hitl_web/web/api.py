@@ -191,7 +191,10 @@ def notify() -> JSONResponse:
     if refused and not notified:
         # Nothing changed: one decision (a run id, or one waiter) answers with its own reason.
         first = next(d for d in decisions if not d.accepted)
-        raise BadRequest(first.status, {"success": False, "error": first.message, "refused": refused})
+        body = {"success": False, "error": first.message, "refused": refused}
+        if first.invalid is not None:
+            body.update(fields=first.invalid.errors, formErrors=first.invalid.form_errors)
+        raise BadRequest(first.status, body)
     answer: dict[str, Any] = {"success": True, "notified": notified}
     if refused:
         answer["refused"] = refused  # several runs waited on the event id; some refused this principal
@@ -208,6 +211,8 @@ def decision_json(decision: Decision) -> dict[str, Any]:
         data.update(eventId=waiter.event_id, stepName=waiter.step_name, deadline=waiter.deadline)
     if not decision.accepted:
         data.update(error=decision.message, reason=decision.refusal.value if decision.refusal else None)
+    if decision.invalid is not None:  # a typed ask's form refused it: pydantic's messages by field
+        data.update(reason="invalid", fields=decision.invalid.errors, formErrors=decision.invalid.form_errors)
     return data
 
 

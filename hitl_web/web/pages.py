@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from flask import (
     Blueprint,
     abort,
@@ -16,12 +19,13 @@ from flask import (
 from werkzeug.wrappers import Response
 
 from ..approvals import Decider, decide_step
-from ..engine import InvalidPayload, NotAllowed, RunNotFound, UnknownWorkflow, get_workflow
+from ..engine import InvalidPayload, NotAllowed, RunNotFound, Step, UnknownWorkflow, get_workflow
+from ..engine.forms import form_model
 from .fragments import render_fragment
-from .payload_form import StartForm, parse_submission, start_form, start_forms
+from .payload_form import StartForm, form_values, parse_submission, start_form, start_forms
 from .security import check_csrf, current_user, open_mode, sign_in, sign_out, signed_in
 from .state import approvers, client, realtime, signin_limits
-from .views import approval_view, run_view
+from .views import VALUE_PREFIX, ApprovalView, approval_view, run_view
 
 bp = Blueprint("pages", __name__)
 
@@ -121,32 +125,65 @@ def start_run() -> Response | tuple[str, int]:
 
 
 @bp.get("/runs/<run_id>")
-def run_page(run_id: str) -> str:
-    """One run: status, steps and approval prompts, live over a WebSocket from this render on."""
+def run_page(run_id: str, refused: ApprovalView | None = None) -> str:
+    """One run: status, steps and approval prompts, live over a WebSocket from this render on.
+
+    ``refused``: a typed decision coming back with its errors, in place of its prompt.
+    """
     after = realtime().channel(run_id).last_id()  # read first: a later event can only re-render more
     try:
         run = client().get_run(run_id)
     except RunNotFound:
         abort(404, description=f"There is no run {run_id}.")
     notices = get_flashed_messages(with_categories=True)
-    return render_template("run.html", run=run_view(run), after=after, notices=notices)
+    view = run_view(run)
+    if refused is not None:
+        view.approvals = [refused if a.index == refused.index else a for a in view.approvals]
+    return render_template("run.html", run=view, after=after, notices=notices)
+
+
+def _typed(run_id: str, index: int) -> bool:
+    """Whether step ``index`` of the run is a typed ask (False when there is none)."""
+    try:
+        return bool(client().get_run(run_id).steps[index].form)
+    except (RunNotFound, IndexError):
+        return False
+
+
+def decision_data(choice: str) -> Callable[[Step], Any]:
+    """What the form decides on a step: the guide's ``{approved}``, or a typed ask's ``{option, values}`` as typed."""
+
+    def data(step: Step) -> Any:
+        if not step.form:
+            return {"approved": choice == "approve"}
+        model = form_model(step.form)
+        return {"option": choice, "values": form_values(model, request.form, VALUE_PREFIX)[0] if model else {}}
+
+    return data
 
 
 @bp.post("/runs/<run_id>/approvals/<int:index>")
 def decide_approval(run_id: str, index: int) -> Response | tuple[str, int]:
-    """Approve or reject from the page: in place with htmx, by redirect (303) without JavaScript."""
-    choice = request.form.get("decision")
-    if choice not in {"approve", "reject"}:
-        flash("Choose Approve or Reject.", "error")
+    """Decide from the page: in place with htmx, by redirect (303) without JavaScript."""
+    choice = request.form.get("decision") or ""
+    if choice not in {"approve", "reject"} and not _typed(run_id, index):
+        flash("Choose Approve or Reject.", "error")  # a typed ask's own options are the form's to check
         return redirect(url_for("pages.run_page", run_id=run_id), 303)
     comment = (request.form.get("comment") or "")[:1000]
-    decision = decide_step(
-        client(), decider(), run_id, index, {"approved": choice == "approve"}, comment=comment, open_mode=open_mode()
-    )
+    data = decision_data(choice)
+    decision = decide_step(client(), decider(), run_id, index, data, comment=comment, open_mode=open_mode())
     if decision.status == 404:
         abort(404, description=decision.message)
+    if decision.invalid is not None:
+        # Nothing decided: the form comes back as typed, pydantic's messages beside their fields (400).
+        run = client().get_run(run_id)
+        refused = approval_view(run, index, run.steps[index], request.form, decision.invalid)
+        if is_htmx():
+            return render_fragment("approval", approval=refused, notice=decision.message), 400
+        flash(decision.message, "error")
+        return run_page(run_id, refused), 400
     if is_htmx():
-        # The page's htmx swaps 403 and 409 answers too (static/app.js): the prompt says why.
+        # The page's htmx swaps 400, 403 and 409 answers too (static/app.js): the prompt says why.
         run = client().get_run(run_id)
         approval = approval_view(run, index, run.steps[index])
         fragment = render_fragment("approval", approval=approval, notice=decision.message, accepted=decision.accepted)

@@ -173,14 +173,19 @@ def field_specs(model: type[pydantic.BaseModel]) -> tuple[FieldSpec, ...]:
     return tuple(specs)
 
 
-def parse_submission(model: type[pydantic.BaseModel], form: Mapping[str, str]) -> Submission:
-    """Validate a submitted form with the model: the payload as JSON data, or pydantic's errors by field."""
+def form_values(
+    model: type[pydantic.BaseModel], form: Mapping[str, str], prefix: str = ""
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """A submitted form's values as the model's data (not validated yet), and the fields that do not parse.
+
+    ``prefix`` is before each input's name (a decision form's fields, beside its own controls).
+    """
     data: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for spec in field_specs(model):
-        raw = form.get(spec.key, "")
+        raw = form.get(prefix + spec.key, "")
         if spec.kind == "checkbox":
-            data[spec.key] = spec.key in form  # browsers send nothing for an unchecked box
+            data[spec.key] = prefix + spec.key in form  # browsers send nothing for an unchecked box
         elif not raw.strip():
             continue  # left out: the default applies, or pydantic says the field is required
         elif spec.kind == "select":
@@ -197,6 +202,12 @@ def parse_submission(model: type[pydantic.BaseModel], form: Mapping[str, str]) -
                 errors[spec.key] = "Invalid JSON: nested too deeply."
         else:
             data[spec.key] = raw  # lax mode turns "12.5" into 12.5, and says why it cannot
+    return data, errors
+
+
+def parse_submission(model: type[pydantic.BaseModel], form: Mapping[str, str]) -> Submission:
+    """Validate a submitted form with the model: the payload as JSON data, or pydantic's errors by field."""
+    data, errors = form_values(model, form)
     try:
         payload = model.model_validate(data).model_dump(mode="json", by_alias=True)
     except pydantic.ValidationError as exc:
@@ -219,15 +230,37 @@ def start_form(name: str, submitted: Mapping[str, str] | None = None, outcome: S
     model = get_workflow(name).payload_model
     if model is None:
         return StartForm(name, ())
+    fields = form_fields(model, submitted, outcome.errors if outcome else {})
+    return StartForm(name, fields, tuple(outcome.form_errors) if outcome else ())
+
+
+def form_fields(
+    model: type[pydantic.BaseModel],
+    submitted: Mapping[str, str] | None,
+    errors: Mapping[str, str],
+    prefix: str = "",
+    initial: Mapping[str, Any] | None = None,
+) -> tuple[FormField, ...]:
+    """The model's controls: the submitted values (names behind ``prefix``), else ``initial``, else the defaults."""
     fields = []
     for spec in field_specs(model):
-        if submitted is None:
-            value, checked = spec.default, spec.checked
+        if submitted is not None:
+            value, checked = submitted.get(prefix + spec.key, ""), prefix + spec.key in submitted
+        elif initial is not None and spec.key in initial:
+            value, checked = _shown(initial[spec.key], spec.kind), initial[spec.key] is True
         else:
-            value, checked = submitted.get(spec.key, ""), spec.key in submitted
-        error = outcome.errors.get(spec.key, "") if outcome else ""
-        fields.append(FormField(spec, value, checked, error))
-    return StartForm(name, tuple(fields), tuple(outcome.form_errors) if outcome else ())
+            value, checked = spec.default, spec.checked
+        fields.append(FormField(spec, value, checked, errors.get(spec.key, "")))
+    return tuple(fields)
+
+
+def _shown(value: Any, kind: Kind) -> str:
+    """A proposed value as its control's text."""
+    if value is None or kind == "checkbox":
+        return ""
+    if kind == "json":
+        return json.dumps(value, ensure_ascii=False)
+    return str(value.value if isinstance(value, Enum) else value)
 
 
 def start_forms(submitted: StartForm | None = None) -> list[StartForm]:

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..approvals.decisions import describe_decision, when
-from ..engine import Run, RunStatus, Step, StepStatus, StepType
+from ..engine import InvalidDecision, Run, RunStatus, Step, StepStatus, StepType
+from ..engine.forms import changes, form_model, options_of
+from .payload_form import FormField, form_fields
+
+VALUE_PREFIX = "v."  # a decision form's input names: "v.amount" never meets "decision" or "comment"
 
 fmt_time = when  # one way to show a time, on pages and in refusals
 
@@ -33,6 +38,24 @@ class ApprovalView:
     comment: str = ""
     via: str = ""
     prompt_sha256: str = ""
+    # A typed ask: its options as (key, label), its form's controls (none with options only) and the
+    # form's own errors; once decided, what the approver changed of the proposal and the values.
+    options: list[tuple[str, str]] = field(default_factory=list)
+    fields: tuple[FormField, ...] = ()
+    form_errors: list[str] = field(default_factory=list)
+    changes: list[tuple[str, str, str]] = field(default_factory=list)
+    values: list[tuple[str, str]] = field(default_factory=list)
+    draft_comment: str = ""  # a refused form's comment, shown again
+
+    @property
+    def typed(self) -> bool:
+        """True for an ask with its own form or options."""
+        return bool(self.options)
+
+    @property
+    def field_prefix(self) -> str:
+        """Before each of the form's input names, beside the prompt's own controls (decision, comment)."""
+        return VALUE_PREFIX
 
     @property
     def dom_id(self) -> str:
@@ -107,8 +130,10 @@ def step_view(index: int, step: Step) -> StepView:
     )
 
 
-def approval_view(run: Run, index: int, step: Step) -> ApprovalView:
-    """A wait step as an approval prompt."""
+def approval_view(
+    run: Run, index: int, step: Step, submitted: Mapping[str, str] | None = None, invalid: InvalidDecision | None = None
+) -> ApprovalView:
+    """A wait step as an approval prompt (``submitted`` and ``invalid``: a typed form coming back refused)."""
     view = ApprovalView(
         run_id=run.run_id,
         index=index,
@@ -123,7 +148,7 @@ def approval_view(run: Run, index: int, step: Step) -> ApprovalView:
     elif step.status is StepStatus.COMPLETED:
         receipt = step.receipt or {}
         view.state = "decided"
-        view.decision = describe_decision(result.get("event_data"))
+        view.decision = describe_decision(result.get("event_data"), step)
         view.decided_by = str(receipt.get("by") or "someone (no receipt)")
         view.decided_at = fmt_time(receipt.get("at") or step.finished_at)
         view.comment = str(receipt.get("comment") or "")
@@ -131,7 +156,29 @@ def approval_view(run: Run, index: int, step: Step) -> ApprovalView:
         view.prompt_sha256 = str(receipt.get("prompt_sha256") or "")
     elif run.status.finished:
         view.state = "closed"
+    if step.form:
+        _typed_view(view, step, result.get("event_data"), submitted, invalid)
     return view
+
+
+def _typed_view(
+    view: ApprovalView, step: Step, data: Any, submitted: Mapping[str, str] | None, invalid: InvalidDecision | None
+) -> None:
+    """A typed ask's options and controls (open), or its decided values and what changed (decided)."""
+    view.options = [(key, label) for key, label in options_of(step)]
+    model = form_model(step.form)
+    if view.state == "pending" and model is not None:
+        errors = invalid.errors if invalid else {}
+        view.fields = form_fields(model, submitted, errors, VALUE_PREFIX, step.initial)
+    if invalid is not None:
+        view.draft_comment = (submitted or {}).get("comment", "")[:1000]
+        whole = [message for key, message in invalid.errors.items() if key in {"option", "values"}]
+        view.form_errors = [*invalid.form_errors, *whole]
+    if view.state == "decided" and isinstance(data, dict) and isinstance(data.get("values"), dict):
+        decided = data["values"]
+        view.values = [(k, as_json_text(v)) for k, v in decided.items()]
+        proposed = (step.receipt or {}).get("proposed", step.initial)
+        view.changes = [(k, as_json_text(old), as_json_text(new)) for k, old, new in changes(proposed, decided)]
 
 
 def run_view(run: Run) -> RunView:

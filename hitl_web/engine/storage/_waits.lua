@@ -49,12 +49,15 @@ local function leave_wait(waiters, this, index)
 end
 -- The decision policy, in the script that resolves a wait so that no entry point can skip it:
 -- why ``principal`` may not decide the wait whose step record is ``record``, or nil when they may.
--- No principal (library code's plain notify) means no policy, as in Upstash. Reasons are
--- models.Refusal: 'expired' (deadline passed), 'not_approver' (outside the wait's approvers),
--- 'own_run' (separation of duties: the principal started the run).
-local function refusal(this, record, principal, now)
-  if not principal or principal == '' then return nil end
+-- A typed ask (its record names a form, 'fm') takes only a decision checked against that form
+-- (``form``, see forms.decision_data): 'form'. Beyond that, no principal (library code's plain notify)
+-- means no policy, as in Upstash. Reasons are models.Refusal: 'expired' (deadline passed),
+-- 'not_approver' (outside the wait's approvers), 'own_run' (separation of duties: the principal
+-- started the run).
+local function refusal(this, record, principal, now, form)
   local step = cjson.decode(record)
+  if step['fm'] and step['fm'] ~= form then return 'form' end
+  if not principal or principal == '' then return nil end
   if step['d'] and tonumber(step['d']) <= tonumber(now) then return 'expired' end
   local approvers = step['p']
   if type(approvers) == 'table' then

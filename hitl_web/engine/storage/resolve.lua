@@ -1,12 +1,12 @@
 -- Notify (scripts.RESOLVE): every run waiting on the event id (or just the given run) takes the
 -- resolution and is due to run again, its wake-up call queued, unless the decision policy refuses
--- the principal (see refusal): then nothing changes for that run. With a run id and no wait yet, the
+-- the principal or the decision's ``form`` (see refusal): then nothing changes for that run. With a run id and no wait yet, the
 -- resolution is kept for that run (lookback), unless a decision comes too late for it.
 -- Returns {kept, run id, its waiting step's record, outcome ('' resolved, else a models.Refusal), ...}.
 local waiters, many_waiters, due, running, waiting, queue, queues = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local run, steps, journal, lookback, lookback_order = KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12]
 local prefix, event_id, resolution, only, now, lease = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-local keep, nonce_stem, principal, keep_max = ARGV[7], ARGV[8], ARGV[9], tonumber(ARGV[10])
+local keep, nonce_stem, principal, keep_max, form = ARGV[7], ARGV[8], ARGV[9], tonumber(ARGV[10]), ARGV[11]
 local ids, given_run = {only}, nil
 if only ~= '' then
   given_run = given(prefix, only, run, steps, journal, lookback, lookback_order)
@@ -21,7 +21,7 @@ for _, id in ipairs(ids) do
   local on, record
   if f[1] == 'waiting' then on, record = waiting_on(this, f[2]) end
   if on == event_id then
-    local refused = refusal(this, record, principal, now)
+    local refused = refusal(this, record, principal, now, form)
     if refused then
       table.insert(out, id)
       table.insert(out, record)

@@ -183,11 +183,14 @@ WAIT = Spec(
     riders=True,
     found=(QUEUE_HEAD, LEGACY),
 )
+# form: the typed ask's form the resolution was checked against ('' for none).
+RESOLVE_ARGS: tuple[str, ...] = ("prefix", "event_id", "resolution", "only", "now", "lease", "keep", "nonce_stem")
+RESOLVE_ARGS += ("principal", "keep_max", "form")
 RESOLVE = Spec(
     "resolve",
     # RUN: the given run's keys ('' each when the notify names no run).
     keys=("waiters", "many_waiters", "due", "running", "waiting", "queue", "queues", *RUN),
-    args=("prefix", "event_id", "resolution", "only", "now", "lease", "keep", "nonce_stem", "principal", "keep_max"),
+    args=RESOLVE_ARGS,
     decode=replies.resolved,
     helpers=("_indexes", "_runs", "_waits"),
     found=(("the keys of each run waiting on the event id", "the waiters hash names them"), LEGACY),

@@ -192,18 +192,26 @@ class RunStore(RunQueries):
         return Reached(reached.state, reached.resolution, handed)
 
     def resolve(
-        self, event_id: str, resolution: Any, run_id: str | None, *, lookback: bool = True, principal: str = ""
+        self,
+        event_id: str,
+        resolution: Any,
+        run_id: str | None,
+        *,
+        lookback: bool = True,
+        principal: str = "",
+        form: str = "",
     ) -> Resolution:
         """Resolve the waits on ``event_id`` (only ``run_id``'s, if given), queueing each run's wake-up call.
 
-        With a ``principal``, the script applies the decision policy to each wait: refused waits stay
-        as they are. Also says whether the resolution was kept for a run not waiting yet (lookback).
+        With a ``principal``, the script applies the decision policy to each wait, and a typed ask
+        takes only a resolution checked against its ``form``: refused waits stay as they are. Also
+        says whether the resolution was kept for a run not waiting yet (lookback).
         """
         now = time.time()
         args = dict(prefix=self.prefix, event_id=event_id, resolution=dumps(resolution), only=run_id or "",
                     now=stamp(now), lease=self._lease_deadline(now), keep="1" if lookback else "0",
                     nonce_stem=new_nonce(NONCE_STEM_HEX), principal=principal,
-                    keep_max=max(self.settings.lookback_max, 1))  # fmt: skip
+                    keep_max=max(self.settings.lookback_max, 1), form=form)  # fmt: skip
         done = scripts.RESOLVE.call(self.redis, self.keys.for_resolve(event_id, run_id, *self.queue_keys), args)
         waiters, refused = [], []
         for outcome in done.outcomes:

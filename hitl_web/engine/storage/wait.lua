@@ -15,10 +15,11 @@ if halt then return halt end
 local early = take_lookback(this, event_id)
 local refused
 if early then
-  local receipt = cjson.decode(early)['receipt']
+  local kept = cjson.decode(early)
+  local receipt = kept['receipt']
   local principal = type(receipt) == 'table' and type(receipt['by']) == 'string' and receipt['by'] or nil
   local record = redis.call('LINDEX', steps, tonumber(index))
-  local why = refusal(this, record, principal, now)
+  local why = refusal(this, record, principal, now, type(kept['form']) == 'string' and kept['form'] or '')
   if not why then
     redis.call('HSET', run, 'resolution', early, 'wait_index', index, 'updated', now)
     return {'resolved', early}
