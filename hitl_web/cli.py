@@ -1,4 +1,4 @@
-"""The ``hitl-web`` command: run the local stack, trigger, notify, list, show and cancel runs."""
+"""The ``hitl-web`` command: run the local stack, trigger, notify, list, show and cancel runs, manage approvers."""
 
 from __future__ import annotations
 
@@ -126,6 +126,26 @@ def cmd_approver(args: argparse.Namespace) -> int:
     return OK
 
 
+def cmd_group(args: argparse.Namespace) -> int:
+    """Add or remove members of an approver group, or list the groups; changes apply to open asks at once."""
+    groups = _client().groups
+    if args.action == "list":
+        shown = {args.name: groups.members(args.name)} if args.name else groups.all()
+        for name, members in shown.items():
+            print(f"{name}: {' '.join(members)}")
+        return OK
+    if not args.name or not args.members:
+        raise CommandError(f"group {args.action} needs a NAME and one or more MEMBERS")
+    if args.action == "add":
+        print(f"group {args.name}: {groups.add(args.name, *args.members)} added")
+        return OK
+    removed = groups.remove(args.name, *args.members)
+    if not removed:
+        raise CommandError(f"none of {' '.join(args.members)} is in group {args.name!r}")
+    print(f"group {args.name}: {removed} removed")
+    return OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line's grammar."""
     parser = argparse.ArgumentParser(prog="hitl-web", description=__doc__)
@@ -160,6 +180,11 @@ def build_parser() -> argparse.ArgumentParser:
     approver.add_argument("name", nargs="?")
     approver.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     approver.set_defaults(func=cmd_approver)
+    group = sub.add_parser("group", help="add or remove members of an approver group (group:NAME), or list groups")
+    group.add_argument("action", choices=["add", "remove", "list"])
+    group.add_argument("name", nargs="?")
+    group.add_argument("members", nargs="*")
+    group.set_defaults(func=cmd_group)
     return parser
 
 

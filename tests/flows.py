@@ -215,6 +215,15 @@ def guarded_flow(context: WorkflowContext) -> dict[str, Any]:
     return {"decision": decision.event_data}
 
 
+@workflow("finance-sign-off")
+def finance_sign_off(context: WorkflowContext) -> dict[str, Any]:
+    """An approval carol or any member of the finance group may decide (issue 15's groups)."""
+    decision = context.wait_for_event(
+        "sign-off", f"finance-{context.workflow_run_id}", timeout="1h", approvers=["carol", "group:finance"]
+    )
+    return {"decision": decision.event_data}
+
+
 @workflow("chain", retries=5, retry_delay=0.05)
 def chain_flow(context: WorkflowContext) -> int:
     """Three short counted steps: a worker may die in any of them."""

@@ -19,7 +19,7 @@ from ..engine.storage.keys import RUN_KEY_MEANINGS, RUN_KEYS, STATUSES, Keys
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "architecture.md"  # the repository's: a wheel ships none
 PREFIX, RUN_ID = "<p>", "<run id>"
 # Keys.<name>(argument): what each key's placeholder is.
-PLACEHOLDERS = {"event_id": "<event id>", "status": "<status>"}
+PLACEHOLDERS = {"event_id": "<event id>", "status": "<status>", "name": "<group>"}
 
 
 def _cell(text: str) -> str:

@@ -14,6 +14,7 @@ from ..settings import Settings
 from .errors import InvalidEventData, InvalidRunId, NotAllowed, RunExists, RunNotFound
 from .execution import Engine
 from .forms import decision_data, is_typed
+from .groups import Groups
 from .models import Resolution, Run, RunStatus, Step, Waiter, dumps
 from .registry import get_workflow
 
@@ -36,6 +37,7 @@ class Client:
             connection = connect(self.settings.redis_url)
         self.engine = Engine(connection, self.settings)
         self.store = self.engine.store
+        self.groups = Groups(connection, self.store.keys)  # group:<name> in a wait's approvers
 
     def trigger(
         self,

@@ -63,7 +63,12 @@ local function refusal(this, record, principal, now, form)
   if type(approvers) == 'table' then
     local allowed = false
     for _, name in ipairs(approvers) do
-      if name == principal then allowed = true break end
+      -- 'group:<name>' is every member of that group now: a change of the group applies at once.
+      if name == principal or (string.sub(name, 1, 6) == 'group:'
+          and redis.call('SISMEMBER', group_key(this.prefix, string.sub(name, 7)), principal) == 1) then
+        allowed = true
+        break
+      end
     end
     if not allowed then return 'not_approver' end
   end

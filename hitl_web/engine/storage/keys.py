@@ -40,6 +40,7 @@ LEGACY_RUN_KEYS: dict[str, tuple[str, str]] = {
     "lookback_order": (":lookback:", ":order"),
 }
 STATUSES = ("running", "waiting", "completed", "failed", "cancelled")  # models.RunStatus, in index order
+GROUP = ":group:"  # <p>:group:<name>: a group's members (Keys.group)
 MANY = "*"  # in the waiters hash: several runs wait on this event id (never a run id)
 
 # A run's wake-up call is queued as "hitlrun_<12 hex>_<run id>" (RQ allows letters, digits, _ and -).
@@ -138,6 +139,15 @@ class Keys:
     def many_waiters(self, event_id: str) -> str:
         """Hash whose fields are the runs waiting on ``event_id``, when there are several."""
         return f"{self.prefix}:waiters:{event_id}"
+
+    def group(self, name: str) -> str:
+        """Set of the members of approver group ``name`` (``group:<name>`` in a wait's approvers)."""
+        return f"{self.prefix}{GROUP}{name}"
+
+    @cached_property
+    def groups(self) -> str:
+        """Set of the names of every approver group."""
+        return f"{self.prefix}:groups"
 
     @cached_property
     def due(self) -> str:

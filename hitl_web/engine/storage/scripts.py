@@ -48,6 +48,10 @@ QUEUE_HEAD = (
     "the keys of the run at the head of the RQ queue (the hand-off's next run)",
     "its id is in the wake-up call the script reads off the queue",
 )
+GROUPS = (
+    "the members of each group a wait's approvers name (group:<name>)",
+    "the group names are in the waiting step's record the script reads",
+)
 WAITS_OF_STEPS = (
     "many_waiters of the event id a run's waiting step names",
     "the event id is in the step record the script reads",
@@ -181,7 +185,7 @@ WAIT = Spec(
     decode=replies.waited,
     helpers=("journal", "_indexes", "_runs", "_waits"),
     riders=True,
-    found=(QUEUE_HEAD, LEGACY),
+    found=(QUEUE_HEAD, GROUPS, LEGACY),
 )
 # form: the typed ask's form the resolution was checked against ('' for none).
 RESOLVE_ARGS: tuple[str, ...] = ("prefix", "event_id", "resolution", "only", "now", "lease", "keep", "nonce_stem")
@@ -193,7 +197,7 @@ RESOLVE = Spec(
     args=RESOLVE_ARGS,
     decode=replies.resolved,
     helpers=("_indexes", "_runs", "_waits"),
-    found=(("the keys of each run waiting on the event id", "the waiters hash names them"), LEGACY),
+    found=(("the keys of each run waiting on the event id", "the waiters hash names them"), GROUPS, LEGACY),
 )
 SWEEP = Spec(
     "sweep",

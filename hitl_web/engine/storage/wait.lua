@@ -9,7 +9,7 @@ local prefix, run_id, token, records, clear, index = ARGV[1], ARGV[2], ARGV[3], 
 local event_id, deadline, now, next_token, next_lease = ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11]
 local riding = {keys = 11, args = 12}
 append_journal(riding)
-local this = {id = run_id, run = run, steps = steps, lookback = lookback, lookback_order = lookback_order}
+local this = {id = run_id, prefix = prefix, run = run, steps = steps, lookback = lookback, lookback_order = lookback_order}
 local halt = own_and_record(this, token, records, clear, {'lost'})
 if halt then return halt end
 local early = take_lookback(this, event_id)
