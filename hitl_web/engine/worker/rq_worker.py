@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
+import threading
 import time
 from typing import Any, cast
 
@@ -54,6 +55,11 @@ class Worker(SteadyWorker):
         super().__init__(*args, **kwargs)
         # The state last written to the worker's hash (what `rq info` shows); see ``set_state``.
         self.written_state: str | None = None
+        # Idle is written by the sweeper once a dequeue has waited IDLE_AFTER (under load a dequeue
+        # returns at once, and a state written per run cost throughput); the lock keeps that write
+        # and the dequeue's own view of the written state in one order.
+        self.state_lock = threading.Lock()
+        self.waiting_since: float | None = None
         if claiming:
             self.queue_class = cast(type[Queue], type("RunQueue", (RunQueue,), {"worker": self}))
         # Jobs a dequeue found besides the one it returned (see ``dequeue``), returned by the next.
@@ -95,18 +101,20 @@ class Worker(SteadyWorker):
         while True:
             token = new_token()
             try:
-                with self.connection.pipeline(transaction=False) as pipe:
-                    # Idle goes out with the BLMOVE that may block, in the same round trip.
-                    idle = self.written_state != WorkerStatus.IDLE
-                    if idle:
-                        pipe.hset(self.key, "state", WorkerStatus.IDLE)
-                    pipe.blmove(queue.key, intermediate, timeout)
-                    store.take_moved(pipe, intermediate, token, self.key, WorkerStatus.BUSY)
-                    *_, moved, reply = pipe.execute(raise_on_error=False)
+                with self.state_lock:
+                    # The claim writes busy unless busy is what Redis shows already (a run after a run).
+                    busy = "" if self.written_state == WorkerStatus.BUSY else WorkerStatus.BUSY
+                    self.waiting_since = time.monotonic()
+                try:
+                    with self.connection.pipeline(transaction=False) as pipe:
+                        pipe.blmove(queue.key, intermediate, timeout)
+                        store.take_moved(pipe, intermediate, token, self.key, busy)
+                        moved, reply = pipe.execute(raise_on_error=False)
+                finally:
+                    with self.state_lock:
+                        self.waiting_since = None
                 if isinstance(moved, Exception):
                     raise moved
-                if idle:
-                    self.written_state = WorkerStatus.IDLE
             except Exception as exc:
                 if outage(exc) is None:
                     raise
@@ -124,7 +132,7 @@ class Worker(SteadyWorker):
             if taken is not None:
                 run_id, job_id, claim = taken
                 if isinstance(claim, Claim):
-                    self.written_state = WorkerStatus.BUSY  # the claim wrote it (take_moved.lua)
+                    self.claimed_busy(bool(busy))
                     handed = Handed(run_id, token, claim)
                     results.append((RunJob.wake_up(job_id, run_id, self.connection, handed), queue))
                 if job_id == moved_id:
@@ -205,11 +213,27 @@ class Worker(SteadyWorker):
         self._last_beat = now
         super().heartbeat(timeout, pipeline)
 
-    def set_state(self, state: str, pipeline: Any = None) -> None:
-        """RQ's state write, except idle and a run's busy: they ride along with other commands.
+    def claimed_busy(self, written: bool) -> None:
+        """After a dequeue's claim: busy is shown (``written`` by the claim, or earlier), idle as it waited undone."""
+        with self.state_lock:
+            if written:
+                self.written_state = WorkerStatus.BUSY  # take_moved.lua wrote it
+            elif self.written_state != WorkerStatus.BUSY:  # the sweeper wrote idle while the BLMOVE waited
+                self.write_state(WorkerStatus.BUSY)
 
-        Idle goes out with the dequeue's BLMOVE and a run's busy with its claim (both in the same
-        round trip), so `rq info` shows each worker's state truthfully at no cost per job; the
+    def show_idle(self, now: float) -> None:
+        """From the sweeper: a dequeue that has waited ``IDLE_AFTER`` seconds shows the worker idle."""
+        with self.state_lock:
+            since = self.waiting_since
+            if since is not None and now - since >= IDLE_AFTER and self.written_state != WorkerStatus.IDLE:
+                self.write_state(WorkerStatus.IDLE)
+
+    def set_state(self, state: str, pipeline: Any = None) -> None:
+        """RQ's state write, except idle and a run's busy, which cost no command of their own per run.
+
+        A run's busy goes out with its claim (the same round trip) and idle from the sweeper once a
+        dequeue has waited ``IDLE_AFTER``, so `rq info` shows each worker's state truthfully within
+        a second, and a worker going from run to run writes no state at all; the
         state is also kept in process, where RQ's stop handling reads it. An RQ job's busy is
         written as RQ writes it; a state already written is not written again.
         """
@@ -257,6 +281,9 @@ class Worker(SteadyWorker):
         except redis.RedisError as exc:
             log.warning("worker %s: last journal entries not written, Redis %s", self.name, describe(exc))
         super().teardown()
+
+
+IDLE_AFTER = 0.3  # seconds a dequeue waits before the sweeper shows the worker idle
 
 
 def _resolved(cls: Any) -> Any:

@@ -48,6 +48,9 @@ class Sweeper(threading.Thread):
                 if now >= next_beat:
                     beat(self.engine.redis, self.worker)
                     next_beat = now + beat_interval
+                show_idle = getattr(self.worker, "show_idle", None)
+                if show_idle is not None:
+                    show_idle(now)
                 self.sweep_once()
                 backoff.recovered()
             except Exception as exc:
