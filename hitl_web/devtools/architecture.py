@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import argparse
 import inspect
 import sys
 from functools import cached_property
@@ -15,6 +14,8 @@ from pathlib import Path
 
 from ..engine.storage import scripts
 from ..engine.storage.keys import RUN_KEY_MEANINGS, RUN_KEYS, STATUSES, Keys
+from . import generated
+from .generated import between_markers
 
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "architecture.md"  # the repository's: a wheel ships none
 PREFIX, RUN_ID = "<p>", "<run id>"
@@ -85,31 +86,19 @@ TABLES = {"keys": render_keys, "scripts": render_scripts}
 def with_tables(page: str) -> str:
     """``page`` with each generated table between its two markers."""
     for name, render in TABLES.items():
-        start, end = f"<!-- generated:{name}:start -->", f"<!-- generated:{name}:end -->"
-        head, found_start, rest = page.partition(start)
-        _, found_end, tail = rest.partition(end)
-        if not found_start or not found_end:
-            raise ValueError(f"no {start} ... {end} markers")
-        page = f"{head}{start}\n{render()}{end}{tail}"
+        page = between_markers(page, f"<!-- generated:{name}:start -->", f"<!-- generated:{name}:end -->", render())
     return page
 
 
 def main(argv: list[str] | None = None) -> int:
     """Print the tables, or with ``--write`` rewrite the page's (exit 1 when its markers are missing)."""
-    parser = argparse.ArgumentParser(prog="python -m hitl_web.devtools.architecture", description=__doc__)
-    parser.add_argument("--write", action="store_true", help="rewrite the tables in the page")
-    parser.add_argument("--page", type=Path, default=PAGE, help="the page to rewrite (default: %(default)s)")
-    args = parser.parse_args(argv)
-    if not args.write:
-        sys.stdout.write("\n".join(render() for render in TABLES.values()))
-        return 0
-    try:
-        text = with_tables(args.page.read_text())
-    except ValueError as exc:
-        print(f"architecture: {args.page}: {exc}", file=sys.stderr)
-        return 1
-    args.page.write_text(text)
-    return 0
+
+    def tables() -> str:
+        return "\n".join(render() for render in TABLES.values())
+
+    return generated.main(
+        argv, prog=__spec__.name, doc=__doc__, what="page", default=PAGE, render=tables, rewrite=with_tables
+    )
 
 
 if __name__ == "__main__":

@@ -6,11 +6,12 @@ README.md between its two markers (tests/test_settings.py keeps the two equal).
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 from ..settings import Settings, variable
+from . import generated
+from .generated import between_markers
 
 START, END = "<!-- settings-table:start -->", "<!-- settings-table:end -->"
 README = Path(__file__).resolve().parents[2] / "README.md"  # the repository's (a wheel ships none)
@@ -41,29 +42,17 @@ def render_table() -> str:
 
 def with_table(readme: str) -> str:
     """``readme`` with the generated table between its two markers."""
-    head, start, rest = readme.partition(START)
-    _, end, tail = rest.partition(END)
-    if not start or not end:
-        raise ValueError(f"no {START} ... {END} markers in the README")
-    return f"{head}{START}\n{render_table()}{END}{tail}"
+    try:
+        return between_markers(readme, START, END, render_table())
+    except ValueError as exc:
+        raise ValueError(f"{exc} in the README") from None
 
 
 def main(argv: list[str] | None = None) -> int:
     """Print the table, or with ``--write`` rewrite the README's (exit 1 when its markers are missing)."""
-    parser = argparse.ArgumentParser(prog="python -m hitl_web.devtools.settings_table", description=__doc__)
-    parser.add_argument("--write", action="store_true", help="rewrite the table in the README")
-    parser.add_argument("--readme", type=Path, default=README, help="the README to rewrite (default: %(default)s)")
-    args = parser.parse_args(argv)
-    if not args.write:
-        sys.stdout.write(render_table())
-        return 0
-    try:
-        text = with_table(args.readme.read_text())
-    except ValueError as exc:
-        print(f"settings_table: {args.readme}: {exc}", file=sys.stderr)
-        return 1
-    args.readme.write_text(text)
-    return 0
+    return generated.main(
+        argv, prog=__spec__.name, doc=__doc__, what="readme", default=README, render=render_table, rewrite=with_table
+    )
 
 
 if __name__ == "__main__":
