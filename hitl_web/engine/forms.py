@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,12 +112,15 @@ def decision_data(step: Step, raw: Any) -> Any:
     return data
 
 
-def invalid(exc: pydantic.ValidationError) -> InvalidDecision:
-    """Pydantic's errors, by top-level field (the rest for the form as a whole)."""
+def invalid(exc: pydantic.ValidationError, fields: Collection[str] | None = None) -> InvalidDecision:
+    """Pydantic's errors by top-level field, the first of each (the rest for the form as a whole).
+
+    With ``fields``, an error on anything else is the form's too.
+    """
     refused = InvalidDecision()
     for err in exc.errors(include_url=False):
         loc = err["loc"]
-        if loc:
+        if loc and (fields is None or loc[0] in fields):
             inner = ".".join(str(part) for part in loc[1:])
             refused.errors.setdefault(str(loc[0]), f"{inner}: {err['msg']}" if inner else err["msg"])
         else:

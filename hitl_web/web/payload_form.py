@@ -18,6 +18,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import to_jsonable_python
 
 from ..engine import get_workflow, workflow_names
+from ..engine.forms import invalid
 
 Kind = Literal["text", "number", "checkbox", "select", "json"]
 # Types pydantic parses from a string in lax mode: a one-line input, typed for the browser where it has a picker.
@@ -140,11 +141,7 @@ def _default(info: FieldInfo, kind: Kind) -> tuple[str, bool]:
         value = None if info.is_required() else info.get_default(call_default_factory=True, validated_data={})
     except Exception:  # a factory reading other fields: the control starts empty, pydantic fills it in
         value = None
-    if value is None or kind == "checkbox":
-        return "", value is True
-    if kind == "json":
-        return json.dumps(to_jsonable_python(value), ensure_ascii=False), False
-    return str(value.value if isinstance(value, Enum) else value), False
+    return _shown(value, kind), value is True
 
 
 @lru_cache(maxsize=256)
@@ -211,17 +208,10 @@ def parse_submission(model: type[pydantic.BaseModel], form: Mapping[str, str]) -
     try:
         payload = model.model_validate(data).model_dump(mode="json", by_alias=True)
     except pydantic.ValidationError as exc:
-        keys = {spec.key for spec in field_specs(model)}
-        form_errors: list[str] = []
-        for err in exc.errors(include_url=False):
-            loc = err["loc"]
-            if loc and loc[0] in keys:
-                if loc[0] not in errors:  # a JSON parse error already explains a missing field
-                    inner = ".".join(str(part) for part in loc[1:])
-                    errors[str(loc[0])] = f"{inner}: {err['msg']}" if inner else err["msg"]
-            else:
-                form_errors.append(err["msg"])
-        return Submission(None, errors, form_errors)
+        refused = invalid(exc, {spec.key for spec in field_specs(model)})
+        for key, message in refused.errors.items():
+            errors.setdefault(key, message)  # a JSON parse error already explains a missing field
+        return Submission(None, errors, refused.form_errors)
     return Submission(None, errors) if errors else Submission(payload)
 
 
@@ -255,11 +245,11 @@ def form_fields(
 
 
 def _shown(value: Any, kind: Kind) -> str:
-    """A proposed value as its control's text."""
+    """A default or proposed value as its control's text (a checkbox's is its checked state instead)."""
     if value is None or kind == "checkbox":
         return ""
     if kind == "json":
-        return json.dumps(value, ensure_ascii=False)
+        return json.dumps(to_jsonable_python(value), ensure_ascii=False)
     return str(value.value if isinstance(value, Enum) else value)
 
 
