@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-
-from rq.worker import BaseWorker
+from typing import TYPE_CHECKING
 
 from ..execution import Engine
 from ..models import DueReason
 from ..outages import Backoff, outage
 from .heartbeat import beat, beat_every
+
+if TYPE_CHECKING:
+    from .rq_worker import Worker
 
 log = logging.getLogger("hitl_web.worker")
 
@@ -19,11 +21,11 @@ log = logging.getLogger("hitl_web.worker")
 class Sweeper(threading.Thread):
     """Fires what is due (timeouts, sleeps, retries, abandoned runs), renews the current lease and beats."""
 
-    def __init__(self, engine: Engine, executing: Engine, worker: BaseWorker) -> None:
+    def __init__(self, engine: Engine, executing: Engine, worker: Worker) -> None:
         super().__init__(name="hitl-sweeper", daemon=True)
         self.engine = engine  # this thread's own connection
         self.executing = executing  # whose current run's lease this thread renews
-        self.worker = worker  # whose heartbeat this thread beats
+        self.worker = worker  # whose heartbeat this thread beats, and whose idle state it shows
         self.stopped = threading.Event()
         # Until a migrate call says every run was renamed, each sweep renames a batch more of the runs
         # stored before the keys had hash tags; then this process calls it no more.
@@ -48,9 +50,7 @@ class Sweeper(threading.Thread):
                 if now >= next_beat:
                     beat(self.engine.redis, self.worker)
                     next_beat = now + beat_interval
-                show_idle = getattr(self.worker, "show_idle", None)
-                if show_idle is not None:
-                    show_idle(now)
+                self.worker.show_idle(now)
                 self.sweep_once()
                 backoff.recovered()
             except Exception as exc:
