@@ -16,7 +16,8 @@ from flask.testing import FlaskClient
 from hitl_web.engine import Client, InvalidDecision, RunStatus, Step, StepStatus, StepType
 from hitl_web.engine.forms import OPTIONS_ONLY, changes, decision_data, form_model, form_path, normalize_options
 from hitl_web.examples.refund import REVIEW_STEP, RefundDecision, refund_event_id
-from tests.conftest import ROOT, Workers, csrf, wait_for_status, worker_env
+from hitl_web.live import Realtime
+from tests.conftest import ROOT, Workers, csrf, wait_for_status, wait_until, worker_env
 
 OPTIONS = "approve, reject, request-changes"
 
@@ -191,3 +192,21 @@ def test_the_rule_for_what_a_decision_holds() -> None:
         normalize_options(["Approve", "approve"])
     assert changes({"amount": "1", "gone": 2}, {"amount": "2"}) == [("amount", "1", "2")]
     assert RefundDecision(amount=Decimal("1")).amount == Decimal("1")
+
+
+def test_a_decision_kept_before_a_typed_ask_opens_is_refused_when_the_wait_takes_it(
+    app: Flask, workers: Workers, client: Client
+) -> None:
+    # No worker yet: the run has not reached its typed wait, so the API keeps the decision (lookback),
+    # unchecked; the wait that takes it refuses it (wait.lua: Refusal.FORM) and stays open.
+    run_id = client.trigger("refund-review", {"customer": "ada", "amount": "120.00", "reason": "late"})
+    body = {"eventId": refund_event_id(run_id), "eventData": {"option": "approve", "values": {"amount": "1"}},
+            "workflowRunId": run_id}  # fmt: skip
+    resp = app.test_client().post("/api/notify", json=body)
+    assert resp.status_code == 200 and resp.get_json() == {"success": True, "notified": [], "kept": True}
+    workers.start(1)
+    wait_for_status(client, run_id, RunStatus.WAITING)
+    unchanged(client, run_id)
+    history = Realtime(client.store.redis, client.settings.key_prefix).channel(run_id)
+    warnings = wait_until(lambda: [e for _, e in history.history() if e.name == "workflow.warning"])
+    assert "(form): still waiting" in warnings[0].data["message"]  # type: ignore[index]
