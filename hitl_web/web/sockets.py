@@ -45,7 +45,12 @@ def hub() -> Hub:
 
 
 def shutdown(app: Any) -> None:
-    """Close every live socket of ``app`` with 1012 (called on SIGTERM)."""
+    """Close every live socket of ``app`` with 1012 (called on SIGTERM), once."""
+    if SHUTDOWN.is_set():
+        # A second stop signal (gunicorn's and the supervisor's), perhaps inside the first one's handler
+        # while it holds the hub's lock: waiting for that lock in a signal frame raises gevent's
+        # BlockingSwitchOutError. The first one is closing the sockets already.
+        return
     SHUTDOWN.set()
     app_hub = getattr(app, "extensions", {}).get("hitl_hub")
     if app_hub is not None:
