@@ -47,6 +47,8 @@ class WorkflowContext:
         self.request_payload: Any = payload
         # For middleware that talks to the same Redis.
         self.connection = execution.engine.redis
+        # The process's settings, parsed once: a workflow reads them here, not from the environment
+        # at every execution (Settings.from_env rereads every HITL_* variable to validate its cache).
         self.settings = execution.engine.settings
         self._steps: list[Step] = execution.claim.steps
         self._position = 0

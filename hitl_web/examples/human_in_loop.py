@@ -8,7 +8,6 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from ..engine import WorkflowContext, workflow
-from ..settings import Settings
 
 WAIT_STEP = "wait-for-approval"
 
@@ -36,7 +35,7 @@ def human_in_loop(context: WorkflowContext) -> dict[str, Any]:
     decision = context.wait_for_event(
         WAIT_STEP,
         approval_event_id(context.workflow_run_id),
-        timeout=Settings.from_env().approval_timeout,  # HITL_APPROVAL_TIMEOUT: short deadlines for tests and demos
+        timeout=context.settings.approval_timeout,  # HITL_APPROVAL_TIMEOUT: short deadlines for tests and demos
         message=f'Approve "{request.action}" for {request.userId}?',
     )
     if decision.timeout:

@@ -8,7 +8,6 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from ..engine import WorkflowContext, workflow
-from ..settings import Settings
 
 REVIEW_STEP = "review-refund"
 
@@ -44,7 +43,7 @@ def refund(context: WorkflowContext) -> dict[str, Any]:
     review = context.wait_for_event(
         REVIEW_STEP,
         refund_event_id(context.workflow_run_id),
-        timeout=Settings.from_env().approval_timeout,
+        timeout=context.settings.approval_timeout,
         message=f"Refund {request.amount} to {request.customer} ({request.reason})?",
         form=RefundDecision,
         initial={"amount": request.amount},
