@@ -1,6 +1,7 @@
 """Interleaved A/B of benchmarks between commits: each commit in a worktree of its own, runs alternated.
 
     python -m bench.ab 2d4be29 HEAD --bench throughput notify_resume --runs 3
+    python -m bench.ab 2d4be29 HEAD --bench throughput --runs 5 --args "-n 10000"
 
 Each round runs every benchmark once per commit, commits alternating, so a noisy minute hits both
 sides; it prints each run's figures and the medians, one JSON object per benchmark and commit.
@@ -36,11 +37,11 @@ def figures(result: dict[str, Any]) -> dict[str, float]:
     return out
 
 
-def run_once(tree: Path, bench: str) -> dict[str, float] | None:
-    """One run of ``bench`` with the code of ``tree``; None when it printed no figure."""
+def run_once(tree: Path, bench: str, extra: list[str] | None = None) -> dict[str, float] | None:
+    """One run of ``bench`` (with arguments ``extra``) with the code of ``tree``; None when it printed no figure."""
     time.sleep(SETTLE_SECONDS)  # the previous run's processes may still hold a core
     env = {**os.environ, "PYTHONPATH": str(tree)}
-    done = subprocess.run([sys.executable, "-m", f"bench.{bench}"], cwd=tree, env=env, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", f"bench.{bench}", *(extra or [])], cwd=tree, env=env, capture_output=True, text=True)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if not lines:
         print(f"bench.{bench} at {tree.name} printed no figure:\n{done.stderr[-2000:]}", file=sys.stderr)
@@ -54,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("commits", nargs="+", help="commits to compare (the first is the baseline)")
     parser.add_argument("--bench", nargs="+", default=["throughput", "notify_resume"], help="bench/ modules")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--args", default="", help="arguments for every benchmark, e.g. '-n 10000'")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="hitl-ab-") as scratch:
         trees = {}
@@ -66,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
                 runs: dict[str, list[dict[str, float]]] = {c: [] for c in trees}
                 for _ in range(args.runs):
                     for commit, tree in trees.items():
-                        result = run_once(tree, bench)
+                        result = run_once(tree, bench, args.args.split())
                         if result is not None:
                             runs[commit].append(result)
                 for commit, results in runs.items():
