@@ -41,7 +41,8 @@ def run_once(tree: Path, bench: str, extra: list[str] | None = None) -> dict[str
     """One run of ``bench`` (with arguments ``extra``) with the code of ``tree``; None when it printed no figure."""
     time.sleep(SETTLE_SECONDS)  # the previous run's processes may still hold a core
     env = {**os.environ, "PYTHONPATH": str(tree)}
-    done = subprocess.run([sys.executable, "-m", f"bench.{bench}", *(extra or [])], cwd=tree, env=env, capture_output=True, text=True)
+    command = [sys.executable, "-m", f"bench.{bench}", *(extra or [])]
+    done = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if not lines:
         print(f"bench.{bench} at {tree.name} printed no figure:\n{done.stderr[-2000:]}", file=sys.stderr)

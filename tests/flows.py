@@ -224,6 +224,22 @@ def finance_sign_off(context: WorkflowContext) -> dict[str, Any]:
     return {"decision": decision.event_data}
 
 
+@workflow("quorum-sign-off", separation_of_duties=True)
+def quorum_sign_off(context: WorkflowContext) -> dict[str, Any]:
+    """A quorum ask (issue 15): by default 2 of alice, bob and carol (payload: quorum, approvers)."""
+    payload = context.request_payload or {}
+    decision = context.wait_for_event(
+        "sign-off",
+        f"quorum-{context.workflow_run_id}",
+        timeout=payload.get("timeout", "1h"),
+        approvers=payload.get("approvers", ["alice", "bob", "carol"]),
+        quorum=payload.get("quorum", 2),
+    )
+    votes = decision.votes or []
+    outcome = decision.outcome.value if decision.outcome else None
+    return {"outcome": outcome, "voters": [v["by"] for v in votes], "approve": [v["approve"] for v in votes]}
+
+
 @workflow("chain", retries=5, retry_delay=0.05)
 def chain_flow(context: WorkflowContext) -> int:
     """Three short counted steps: a worker may die in any of them."""

@@ -20,6 +20,7 @@ import pytest
 import redis
 
 from hitl_web.engine.models import DueReason, NotClaimed, Refusal, WaitOutcome
+from hitl_web.engine.quorum import COUNTED, QuorumOutcome
 from hitl_web.engine.storage import keys, scripts
 from hitl_web.engine.storage.lua import lua_helpers
 from hitl_web.engine.storage.scripts import GROUPS, LEGACY, QUEUE_HEAD, SPECS, WAITS_OF_STEPS, Spec
@@ -195,7 +196,8 @@ def test_every_script_loads(redis_server: Any) -> None:
         (NotClaimed, ("_runs", "_indexes")),  # claim_run returns {status}: the statuses _indexes keeps
         (WaitOutcome, ("wait", "_runs")),
         (DueReason, ("sweep", "park")),  # a parked run's due reason is the one park.lua writes
-        (Refusal, ("_waits",)),
+        (Refusal, ("_waits", "wait")),  # wait.lua refuses a vote kept before a quorum ask opened
+        (QuorumOutcome, ("_waits",)),
     ],
 )
 def test_every_outcome_python_reads_is_one_lua_writes(enum: type[StrEnum], where: tuple[str, ...]) -> None:
@@ -204,3 +206,7 @@ def test_every_outcome_python_reads_is_one_lua_writes(enum: type[StrEnum], where
     text = code("".join(lua(name) for name in where))
     literals = set(re.findall(r"'([a-z_]+)'", text))
     assert {member.value for member in enum} <= literals
+
+
+def test_a_counted_vote_is_the_outcome_resolve_lua_returns_for_it() -> None:
+    assert f"'{COUNTED}'" in code(lua("_waits")) and "outcome ~= ''" in code(lua("resolve"))

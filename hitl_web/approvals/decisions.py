@@ -23,6 +23,7 @@ from ..engine import (
     Step,
     StepStatus,
     StepType,
+    Tally,
     UnknownWorkflow,
     get_workflow,
 )
@@ -56,6 +57,12 @@ class Decision:
     refusal: Refusal | None = None
     waiter: Waiter | None = None
     invalid: InvalidDecision | None = None  # 400: what the ask's form refused, by field
+    tally: Tally | None = None  # a vote counted on a quorum ask that stays open: where its votes stand
+
+    @property
+    def counted(self) -> bool:
+        """A vote counted on a quorum ask that stays open (accepted, but nothing resumed)."""
+        return self.tally is not None
 
 
 def when(ts: object) -> str:
@@ -126,6 +133,10 @@ def refusal_message(reason: Refusal, run: Run, index: int | None) -> str:
         return f"Already decided by {by} at {at}: {describe_decision(result.get('event_data'), step)}."
     if reason is Refusal.FORM:
         return "This approval takes a decision made with its own form."
+    if reason is Refusal.ALREADY_VOTED:
+        return "You have voted on this approval already: each approver's vote counts once."
+    if reason is Refusal.EARLY_VOTE:
+        return "This approval counts votes only once it is open."
     return f"This run is {run.status.value}; the approval is closed."
 
 
@@ -162,6 +173,7 @@ def decide(
     receipt = receipt_for(decider, event_data, comment)
     resolution = client.decide(event_id, event_data, run_id, receipt=receipt, lookback=lookback)
     decisions = [Decision(True, OK, "Decision recorded.", w.run_id, waiter=w) for w in resolution.waiters]
+    decisions += [_counted(w, tally) for w, tally in resolution.counted]
     for w, reason in resolution.refused:
         typed = _waiting_ask(client, w.run_id, event_id) if reason is Refusal.FORM else None
         if typed is None:
@@ -201,10 +213,19 @@ def _decide_ask(
         return Decision(False, INVALID, f"Not decided: {exc}.", run_id, index, invalid=exc)
     if resolution.waiters:
         return Decision(True, OK, "Decision recorded.", run_id, index, waiter=resolution.waiters[0])
+    if resolution.counted:
+        decision = _counted(*resolution.counted[0])
+        decision.index = index
+        return decision
     waiter, reason = resolution.refused[0] if resolution.refused else (None, Refusal.CLOSED)
     decision = _explain(client, run_id, event_id, reason, waiter)
     decision.index = index
     return decision
+
+
+def _counted(waiter: Waiter, tally: Tally) -> Decision:
+    """A vote counted on a quorum ask that stays open."""
+    return Decision(True, OK, f"Vote recorded: {tally.describe()}.", waiter.run_id, waiter=waiter, tally=tally)
 
 
 def _separated(workflow: str) -> bool:

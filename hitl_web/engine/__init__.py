@@ -23,6 +23,7 @@ from .errors import (
 from .forms import InvalidDecision
 from .middleware import WorkflowMiddleware
 from .models import Run, RunStatus, Step, StepStatus, StepType, Waiter, WaitResult
+from .quorum import QuorumOutcome, Tally
 from .registry import RetryPolicy, get_workflow, use, workflow, workflow_names
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "NonDeterminism",
     "NonRetryableError",
     "NotAllowed",
+    "QuorumOutcome",
     "ResultNotSerializable",
     "RetryPolicy",
     "Run",
@@ -45,6 +47,7 @@ __all__ = [
     "StepError",
     "StepStatus",
     "StepType",
+    "Tally",
     "UnknownWorkflow",
     "WaitResult",
     "Waiter",

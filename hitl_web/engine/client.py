@@ -16,6 +16,7 @@ from .execution import Engine
 from .forms import decision_data, is_typed
 from .groups import Groups
 from .models import Resolution, Run, RunStatus, Step, Waiter, dumps
+from .quorum import approves
 from .registry import get_workflow
 
 RUN_ID = re.compile(r"[A-Za-z0-9_\-]{1,128}")
@@ -100,6 +101,8 @@ class Client:
         script that resolves the waits, so no caller can skip it; without a receipt there is none.
         A typed ask refuses (``Refusal.FORM``) any decision but one made for it: pass its waiting
         step as ``ask``, and ``event_data`` is checked against its form here (``InvalidDecision``).
+        A quorum ask counts the decision as the principal's vote (``Resolution.counted``) until
+        the votes decide it (``quorum.approves``: which votes reject).
         """
         if not isinstance(event_id, str) or not event_id:
             raise ValueError("event_id must be a non-empty string")
@@ -119,10 +122,21 @@ class Client:
         if form:
             resolution["form"] = form  # a kept (lookback) decision names it too: wait.lua checks it
         principal = str(receipt.get("by") or "") if receipt else ""
+        approve = approves(event_data)
+        # What a quorum ask counts: the vote's own receipt (prompt hash included when the ask is known).
+        ballot = {**(receipt or {}), "approve": approve}
+        if ask is not None:
+            ballot["prompt_sha256"] = ask.prompt_sha256()
         # Each resumed run's wake-up call is queued already.
-        return self.store.resolve(
-            event_id, resolution, workflow_run_id, lookback=lookback, principal=principal, form=form
-        )
+        done = self.store.resolve(
+            event_id, resolution, workflow_run_id, lookback=lookback, principal=principal, form=form,
+            vote=(approve, dumps(ballot)),
+        )  # fmt: skip
+        for counted, tally in done.counted:  # the votes' pages show the tally at once
+            vote = {"stepName": counted.step_name, "by": principal, "approve": approve,
+                    "approvals": tally.approvals, "needed": tally.needed}  # fmt: skip
+            self.engine.journal.append(counted.run_id, "workflow.voteCast", vote)
+        return done
 
     def get_waiters(self, event_id: str) -> list[Waiter]:
         """Runs waiting on ``event_id`` now."""

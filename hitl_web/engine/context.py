@@ -22,6 +22,7 @@ from .errors import (
 from .forms import OPTIONS_ONLY, Options, decided_values, form_path, normalize_options
 from .middleware import fire
 from .models import Step, StepStatus, StepType, WaitOutcome, WaitResult, apply_resolution, dumps
+from .quorum import QuorumOutcome, Tally, quorum_of
 from .signals import LeaseLost, RetryStep, Suspend
 from .storage.store import Pending
 
@@ -123,6 +124,7 @@ class WorkflowContext:
         form: type[BaseModel] | None = None,
         initial: dict[str, Any] | BaseModel | None = None,
         options: Options | None = None,
+        quorum: int | str | None = None,
     ) -> WaitResult:
         """Pause until ``notify(event_id, ...)`` or ``timeout``; the run holds no worker meanwhile.
 
@@ -130,12 +132,15 @@ class WorkflowContext:
         limits who may decide it from the approval page (default: any approver). A typed ask: the
         decision is ``form`` (a pydantic model, prefilled from ``initial``) and one of ``options``
         (labels, or keys to labels; default Approve and Reject); the result carries the option and
-        the validated model (``WaitResult.option``, ``.values``).
+        the validated model (``WaitResult.option``, ``.values``). ``quorum`` (a number, or "all"):
+        that many distinct approvers must approve, each vote counted once; the first rejection
+        rejects it (``WaitResult.outcome``, ``.votes``).
         """
         seconds = parse_duration(timeout)
         if not isinstance(event_id, str) or not event_id:
             raise ValueError("event_id must be a non-empty string")
         typed = _typed_ask(form, initial, options)
+        needed = quorum_of(quorum, approvers)
         index, recorded = self._next(step_name, StepType.WAIT)
         ex = self._execution
         if recorded is not None and recorded.status is StepStatus.COMPLETED:
@@ -152,6 +157,7 @@ class WorkflowContext:
                 message=message if message is not None else f"Waiting for {step_name}",
                 approvers=list(approvers) if approvers else None,
                 separation_of_duties=True if ex.workflow.separation_of_duties else None,
+                quorum=needed,
                 **typed,
             )
             reached = ex.store.wait(ex.run_id, ex.token, index, step, self.pending, take_next=ex.take_next)
@@ -255,9 +261,13 @@ def _describe(exc: BaseException) -> str:
 def _wait_result(step: Step) -> WaitResult:
     result = step.result or {}
     data, timeout = result.get("event_data"), bool(result.get("timeout"))
-    if not step.form or timeout or not isinstance(data, dict):
-        return WaitResult(event_data=data, timeout=timeout)
-    return WaitResult(data, timeout, option=data.get("option"), values=decided_values(step, data))
+    tally = Tally.from_dict(result.get("quorum"))
+    votes = result.get("votes") if step.quorum else None
+    outcome = tally.outcome if tally is not None else None
+    if not step.form or timeout or not isinstance(data, dict) or outcome is QuorumOutcome.UNREACHABLE:
+        return WaitResult(event_data=data, timeout=timeout, votes=votes, outcome=outcome)
+    values = decided_values(step, data)
+    return WaitResult(data, timeout, option=data.get("option"), values=values, votes=votes, outcome=outcome)
 
 
 def _typed_ask(

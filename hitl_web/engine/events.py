@@ -56,6 +56,16 @@ class InputResolved(EventData):
     receipt: dict[str, Any] | None = None
 
 
+class VoteCast(EventData):
+    """A vote counted on a quorum ask that stays open (the vote that decides it resolves the ask)."""
+
+    stepName: str = ""
+    by: str
+    approve: bool = True
+    approvals: int
+    needed: int | str
+
+
 class RunWarning(EventData):
     """Something the run's viewers should know that changed nothing, e.g. a refused lookback decision."""
 
@@ -78,6 +88,7 @@ SCHEMA: dict[str, type[EventData]] = {
     "workflow.inputResolved": InputResolved,
     "workflow.runFinish": RunFinish,
     "workflow.warning": RunWarning,
+    "workflow.voteCast": VoteCast,
 }
 
 

@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from .quorum import QuorumOutcome, Tally
+
 
 class RunStatus(StrEnum):
     """Where a run is in its life."""
@@ -69,6 +71,8 @@ class Step:
     form: str | None = None
     initial: dict[str, Any] | None = None
     options: list[list[str]] | None = None
+    # A quorum ask: how many distinct approvers must approve (or "all" of them); None: the first decides.
+    quorum: int | str | None = None
 
     def to_json(self) -> str:
         """The stored form: short keys, times to the millisecond, defaults left out (waiting runs stay small)."""
@@ -101,6 +105,8 @@ class Step:
         prompt: list[Any] = [self.message, self.event_id, self.approvers, deadline]
         if self.form:  # an untyped ask keeps the fingerprint it had before asks had forms
             prompt += [self.form, self.initial, self.options]
+        if self.quorum:  # and so does an ask without a quorum
+            prompt += [self.quorum]
         shown = json.dumps(prompt, sort_keys=True)
         return hashlib.sha256(shown.encode()).hexdigest()
 
@@ -132,6 +138,7 @@ STORED_KEYS = {
     "form": "fm",  # the scripts read it: a typed ask takes only decisions checked against its form
     "initial": "in",
     "options": "op",
+    "quorum": "q",  # the scripts read it: each approver's vote counts once until the quorum is met
 }
 LONG_KEYS = {short: key for key, short in STORED_KEYS.items()}
 TIMES = frozenset({"started_at", "finished_at", "deadline"})
@@ -149,6 +156,9 @@ def apply_resolution(step: Step, resolution: dict[str, Any]) -> None:
     step.status = StepStatus.COMPLETED
     step.finished_at = resolution.get("at")
     step.result = {"event_data": resolution.get("event_data"), "timeout": bool(resolution.get("timeout"))}
+    if "votes" in resolution:  # a quorum ask: every vote counted, and what they came to (``Tally``)
+        step.result["votes"] = resolution["votes"]
+        step.result["quorum"] = resolution.get("quorum")
     receipt = resolution.get("receipt")
     if isinstance(receipt, dict) and not receipt.get("prompt_sha256"):
         # The prompt a decision answered is the wait it resolved: every entry point's receipt (form,
@@ -185,6 +195,8 @@ class Refusal(StrEnum):
     DECIDED = "decided"
     CLOSED = "closed"
     FORM = "form"  # a typed ask, and a decision not checked against its form (forms.decision_data)
+    ALREADY_VOTED = "already_voted"  # a quorum ask: this principal's vote is counted already
+    EARLY_VOTE = "early_vote"  # a quorum ask takes votes only once it is open (no lookback)
 
 
 class NotClaimed(StrEnum):
@@ -224,6 +236,8 @@ class Resolution:
     waiters: list[Waiter]
     refused: list[tuple[Waiter, Refusal]]
     kept: bool
+    # Quorum asks the decision voted on without resolving them: (the waiter, its tally so far).
+    counted: list[tuple[Waiter, Tally]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -237,6 +251,9 @@ class WaitResult:
     timeout: bool
     option: str | None = None
     values: Any = None
+    # A quorum ask: every vote counted (each a receipt with "approve"), and what they came to.
+    votes: list[dict[str, Any]] | None = None
+    outcome: QuorumOutcome | None = None
 
 
 @dataclass
@@ -256,6 +273,8 @@ class Run:
     finished_at: float | None = None
     # Who started the run (a signed-in name, an API principal): separation of duties needs it.
     triggered_by: str | None = None
+    # The votes on each quorum ask, by its step's index, oldest first (each a receipt with "approve").
+    votes: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data, enums as strings."""
@@ -272,4 +291,5 @@ class Run:
             "waits": [w.to_dict() for w in self.waits],
             "result": self.result,
             "error": self.error,
+            "votes": {str(index): votes for index, votes in self.votes.items()},
         }

@@ -127,6 +127,7 @@ def run_json(run: Run) -> dict[str, Any]:
                 "finishedAt": s.finished_at,
                 **({"eventId": s.event_id, "message": s.message, "deadline": s.deadline} if s.event_id else {}),
                 **({"receipt": s.receipt} if s.receipt else {}),
+                **({"quorum": s.quorum} if s.quorum else {}),
             }
             for s in run.steps
         ],
@@ -142,6 +143,7 @@ def run_json(run: Run) -> dict[str, Any]:
         "result": run.result,
         "error": run.error,
         "triggeredBy": run.triggered_by,
+        "votes": {str(index): votes for index, votes in run.votes.items()},  # quorum asks' votes, by step
     }
 
 
@@ -186,9 +188,10 @@ def notify() -> JSONResponse:
         decisions = decide(client(), decider, event_id, event_data, run_id=run_id or None)
     except (InvalidEventData, ValueError) as exc:
         raise BadRequest(400, {"success": False, "error": str(exc)}) from None
-    notified = [decision_json(d) for d in decisions if d.accepted and d.waiter is not None]
+    notified = [decision_json(d) for d in decisions if d.accepted and d.waiter is not None and not d.counted]
+    counted = [decision_json(d) for d in decisions if d.counted]
     refused = [decision_json(d) for d in decisions if not d.accepted]
-    if refused and not notified:
+    if refused and not notified and not counted:
         # Nothing changed: one decision (a run id, or one waiter) answers with its own reason.
         first = next(d for d in decisions if not d.accepted)
         body = {"success": False, "error": first.message, "refused": refused}
@@ -196,6 +199,8 @@ def notify() -> JSONResponse:
             body.update(fields=first.invalid.errors, formErrors=first.invalid.form_errors)
         raise BadRequest(first.status, body)
     answer: dict[str, Any] = {"success": True, "notified": notified}
+    if counted:
+        answer["counted"] = counted  # quorum asks: the vote counts, and the ask stays open
     if refused:
         answer["refused"] = refused  # several runs waited on the event id; some refused this principal
     if any(d.status == KEPT for d in decisions):
@@ -211,6 +216,8 @@ def decision_json(decision: Decision) -> dict[str, Any]:
         data.update(eventId=waiter.event_id, stepName=waiter.step_name, deadline=waiter.deadline)
     if not decision.accepted:
         data.update(error=decision.message, reason=decision.refusal.value if decision.refusal else None)
+    if decision.tally is not None:
+        data.update(approvals=decision.tally.approvals, needed=decision.tally.needed)
     if decision.invalid is not None:  # a typed ask's form refused it: pydantic's messages by field
         data.update(reason="invalid", fields=decision.invalid.errors, formErrors=decision.invalid.form_errors)
     return data

@@ -75,6 +75,74 @@ local function refusal(this, record, principal, now, form)
   if step['o'] and redis.call('HGET', this.run, 'by') == principal then return 'own_run' end
   return nil
 end
+-- Quorum: a wait whose record has 'q' (a number of approvals, or 'all') resolves when that many
+-- distinct principals approved, or at the first rejection. Each principal's vote counts once; the
+-- votes so far are run fields 'voters:<index>' (their names, a JSON array) and 'votes:<index>' (a
+-- JSON array of the vote texts as given, never re-encoded: cjson would round their numbers).
+-- The principals who may vote on ``step`` now (a set), or nil when anyone may (no approvers): its
+-- users and the members of its groups, less whoever started the run under separation of duties.
+local function eligible(this, step)
+  local approvers = step['p']
+  if type(approvers) ~= 'table' then return nil end
+  local starter = step['o'] and redis.call('HGET', this.run, 'by') or nil
+  local set = {}
+  for _, name in ipairs(approvers) do
+    local members = {name}
+    if string.sub(name, 1, 6) == 'group:' then
+      members = redis.call('SMEMBERS', group_key(this.prefix, string.sub(name, 7)))
+    end
+    for _, m in ipairs(members) do
+      if m ~= starter then set[m] = true end
+    end
+  end
+  return set
+end
+-- Count ``principal``'s vote (``vote``: its receipt as JSON; ``verdict``: 'approve' or 'reject') on
+-- the quorum wait at ``index``. Returns 'already_voted' (nothing changes), 'counted' (the vote is
+-- stored, the ask stays open) or '' and the resolution to resolve the wait with: ``resolution``
+-- with every vote and the tally, or, when the quorum can no longer be met, one of the system's own.
+-- The tally (JSON: approvals, needed, outcome once decided) comes third.
+-- A wait without a quorum, or a decision without a principal (library code), resolves as given.
+local function count_vote(this, index, record, principal, verdict, vote, resolution, now)
+  local step = cjson.decode(record)
+  local q = step['q']
+  if not q or principal == '' then return '', resolution end
+  local names, texts = 'voters:' .. index, 'votes:' .. index
+  local cur = redis.call('HMGET', this.run, names, texts)
+  local voters, voted = cur[1] and cjson.decode(cur[1]) or {}, {}
+  for _, v in ipairs(voters) do voted[v] = true end
+  if voted[principal] then return 'already_voted' end
+  -- Every vote stored so far approved: the first rejection resolves the wait.
+  local approvals = #voters
+  table.insert(voters, principal)
+  voted[principal] = true
+  local votes = cur[2] and (string.sub(cur[2], 1, -2) .. ',' .. vote .. ']') or ('[' .. vote .. ']')
+  redis.call('HSET', this.run, names, cjson.encode(voters), texts, votes)
+  local outcome
+  if verdict == 'reject' then
+    outcome = 'rejected'
+  else
+    approvals = approvals + 1
+    local allowed, left = eligible(this, step), 0
+    for m in pairs(allowed or {}) do
+      if not voted[m] then left = left + 1 end
+    end
+    if q == 'all' then
+      if left == 0 then outcome = 'approved' end
+    elseif approvals >= tonumber(q) then
+      outcome = 'approved'
+    elseif allowed and approvals + left < tonumber(q) then
+      outcome = 'unreachable'
+    end
+  end
+  local tally = cjson.encode({approvals = approvals, needed = q, outcome = outcome})
+  if not outcome then return 'counted', nil, tally end
+  if outcome == 'unreachable' then
+    local text = '{"event_data":null,"timeout":false,"at":' .. now .. ',"votes":' .. votes .. ',"quorum":' .. tally
+    return '', text .. '}', tally
+  end
+  return '', '{"votes":' .. votes .. ',"quorum":' .. tally .. ',' .. string.sub(resolution, 2), tally
+end
 -- Why a decision on a run that is not waiting on ``event_id`` comes too late: 'closed' (the run
 -- ended), 'decided' (a wait on it is already completed), or nil (it may still wait on it: lookback).
 local function too_late(this, status, event_id)

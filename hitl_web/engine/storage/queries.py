@@ -70,6 +70,8 @@ def build_run(run_id: str, stored: Record) -> Run:
         index = int(f["wait_index"])
         if index < len(steps):
             apply_resolution(steps[index], json.loads(f["resolution"]))
+    # A quorum ask's votes (run fields "votes:<index>", written by count_vote, _waits.lua).
+    votes = {int(k[6:]): json.loads(v) for k, v in f.items() if k.startswith("votes:") and k[6:].isdigit()}
     waits = []
     if status is RunStatus.WAITING and f.get("wait_index"):
         step = steps[int(f["wait_index"])]
@@ -87,4 +89,5 @@ def build_run(run_id: str, stored: Record) -> Run:
         result=json.loads(f["result"]) if f.get("result") else None,
         error=f.get("error") or None,
         triggered_by=f.get("by") or None,
+        votes=votes,
     )

@@ -118,7 +118,8 @@ class Outcome:
 
     run_id: str
     record: bytes | str | None
-    refusal: str
+    refusal: str  # or 'counted': a vote counted on a quorum ask still open
+    tally: str = ""  # a quorum ask's tally as JSON ('' for none)
 
 
 @dataclass(frozen=True)
@@ -132,8 +133,8 @@ class Resolved:
 def resolved(reply: list[Any]) -> Resolved:
     """``resolve.lua``'s reply."""
     outcomes = [
-        Outcome(text(rid), raw or None, text(why))
-        for rid, raw, why in zip(reply[1::3], reply[2::3], reply[3::3], strict=True)
+        Outcome(text(rid), raw or None, text(why), text(tally))
+        for rid, raw, why, tally in zip(reply[1::4], reply[2::4], reply[3::4], reply[4::4], strict=True)
     ]
     return Resolved(bool(reply[0]), outcomes)
 

@@ -1,12 +1,16 @@
 -- Notify (scripts.RESOLVE): every run waiting on the event id (or just the given run) takes the
 -- resolution and is due to run again, its wake-up call queued, unless the decision policy refuses
--- the principal or the decision's ``form`` (see refusal): then nothing changes for that run. With a run id and no wait yet, the
--- resolution is kept for that run (lookback), unless a decision comes too late for it.
--- Returns {kept, run id, its waiting step's record, outcome ('' resolved, else a models.Refusal), ...}.
+-- the principal or the decision's ``form`` (see refusal): then nothing changes for that run. A
+-- quorum ask counts the principal's vote (``verdict``, ``vote``; see count_vote) and resolves once
+-- the votes decide it. With a run id and no wait yet, the resolution is kept for that run
+-- (lookback), unless a decision comes too late for it.
+-- Returns {kept, run id, its waiting step's record, outcome ('' resolved, 'counted' a vote counted
+-- on an ask still open, else a models.Refusal), the quorum's tally as JSON ('' for none), ...}.
 local waiters, many_waiters, due, running, waiting, queue, queues = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local run, steps, journal, lookback, lookback_order = KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12]
 local prefix, event_id, resolution, only, now, lease = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local keep, nonce_stem, principal, keep_max, form = ARGV[7], ARGV[8], ARGV[9], tonumber(ARGV[10]), ARGV[11]
+local verdict, vote = ARGV[12], ARGV[13]
 local ids, given_run = {only}, nil
 if only ~= '' then
   given_run = given(prefix, only, run, steps, journal, lookback, lookback_order)
@@ -14,6 +18,9 @@ else
   ids = waiters_of(waiters, many_waiters, event_id)
 end
 local out = {0}
+local function met(id, record, outcome, tally)
+  for _, value in ipairs({id, record, outcome, tally or ''}) do table.insert(out, value) end
+end
 local woken = 0
 for _, id in ipairs(ids) do
   local this = given_run or run_keys(prefix, id)
@@ -21,31 +28,28 @@ for _, id in ipairs(ids) do
   local on, record
   if f[1] == 'waiting' then on, record = waiting_on(this, f[2]) end
   if on == event_id then
-    local refused = refusal(this, record, principal, now, form)
-    if refused then
-      table.insert(out, id)
-      table.insert(out, record)
-      table.insert(out, refused)
+    local outcome, taken, tally = refusal(this, record, principal, now, form), resolution, nil
+    if not outcome then
+      outcome, taken, tally = count_vote(this, f[2], record, principal, verdict, vote, resolution, now)
+    end
+    if outcome ~= '' then  -- refused, or a vote counted on an ask still open
+      met(id, record, outcome, tally)
     else
       remove_waiter(waiters, many_waiters, event_id, id)
-      redis.call('HSET', this.run, 'status', 'running', 'resolution', resolution, 'due', 'lease', 'owner', '',
+      redis.call('HSET', this.run, 'status', 'running', 'resolution', taken, 'due', 'lease', 'owner', '',
         'updated', now)
       move_status(id, waiting, running, now)
       redis.call('ZADD', due, lease, id)
       wake(queue, queues, nth_nonce(nonce_stem, woken), this)
       woken = woken + 1
-      table.insert(out, id)
-      table.insert(out, record)
-      table.insert(out, '')
+      met(id, record, '', tally)
     end
   elseif only == '' then
     remove_waiter(waiters, many_waiters, event_id, id)  -- not waiting on it any more: nothing to keep
   else
     local late = principal ~= '' and f[1] and too_late(this, f[1], event_id)
     if late then
-      table.insert(out, id)
-      table.insert(out, '')
-      table.insert(out, late)
+      met(id, '', late)
     elseif keep == '1' and (f[1] == 'running' or f[1] == 'waiting') then
       keep_lookback(this, event_id, resolution, keep_max)
       out[1] = 1

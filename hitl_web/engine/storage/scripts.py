@@ -187,9 +187,10 @@ WAIT = Spec(
     riders=True,
     found=(QUEUE_HEAD, GROUPS, LEGACY),
 )
-# form: the typed ask's form the resolution was checked against ('' for none).
+# form: the typed ask's form the resolution was checked against ('' for none); verdict ('approve'
+# or 'reject') and vote (its receipt as JSON): what a quorum ask counts.
 RESOLVE_ARGS: tuple[str, ...] = ("prefix", "event_id", "resolution", "only", "now", "lease", "keep", "nonce_stem")
-RESOLVE_ARGS += ("principal", "keep_max", "form")
+RESOLVE_ARGS += ("principal", "keep_max", "form", "verdict", "vote")
 RESOLVE = Spec(
     "resolve",
     # RUN: the given run's keys ('' each when the notify names no run).

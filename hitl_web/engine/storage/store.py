@@ -6,6 +6,7 @@ Keys come from ``keys.py``, replies are decoded by the specs (``replies.py``), r
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ import redis
 from ...settings import Settings
 from ..journal import Journal, entry
 from ..models import NotClaimed, Refusal, Resolution, RunStatus, Step, WaitOutcome, dumps
+from ..quorum import COUNTED, Tally
 from . import scripts
 from .keys import NONCE_STEM_HEX, Keys, new_nonce
 from .queries import RunQueries, waiter
@@ -200,27 +202,32 @@ class RunStore(RunQueries):
         lookback: bool = True,
         principal: str = "",
         form: str = "",
+        vote: tuple[bool, str] = (True, ""),
     ) -> Resolution:
         """Resolve the waits on ``event_id`` (only ``run_id``'s, if given), queueing each run's wake-up call.
 
         With a ``principal``, the script applies the decision policy to each wait, and a typed ask
-        takes only a resolution checked against its ``form``: refused waits stay as they are. Also
-        says whether the resolution was kept for a run not waiting yet (lookback).
+        takes only a resolution checked against its ``form``: refused waits stay as they are. A
+        quorum ask counts ``vote`` (whether it approves, and its receipt as JSON) until the votes
+        decide it. Also says whether the resolution was kept for a run not waiting yet (lookback).
         """
         now = time.time()
         args = dict(prefix=self.prefix, event_id=event_id, resolution=dumps(resolution), only=run_id or "",
                     now=stamp(now), lease=self._lease_deadline(now), keep="1" if lookback else "0",
                     nonce_stem=new_nonce(NONCE_STEM_HEX), principal=principal,
-                    keep_max=max(self.settings.lookback_max, 1), form=form)  # fmt: skip
+                    keep_max=max(self.settings.lookback_max, 1), form=form,
+                    verdict="approve" if vote[0] else "reject", vote=vote[1])  # fmt: skip
         done = scripts.RESOLVE.call(self.redis, self.keys.for_resolve(event_id, run_id, *self.queue_keys), args)
-        waiters, refused = [], []
+        waiters, refused, counted = [], [], []
         for outcome in done.outcomes:
             found = waiter(outcome.run_id, event_id, outcome.record)
-            if outcome.refusal:
+            if outcome.refusal == COUNTED:
+                counted.append((found, Tally.from_dict(json.loads(outcome.tally)) or Tally(0, 0)))
+            elif outcome.refusal:
                 refused.append((found, Refusal(outcome.refusal)))
             else:
                 waiters.append(found)
-        return Resolution(waiters, refused, done.kept)
+        return Resolution(waiters, refused, done.kept, counted)
 
     def sweep(self, limit: int = 500) -> list[tuple[str, str, str]]:
         """Act on everything due now; ``(run id, why, last wake-up nonce)`` for each run that may need a job.

@@ -20,6 +20,8 @@ if early then
   local principal = type(receipt) == 'table' and type(receipt['by']) == 'string' and receipt['by'] or nil
   local record = redis.call('LINDEX', steps, tonumber(index))
   local why = refusal(this, record, principal, now, type(kept['form']) == 'string' and kept['form'] or '')
+  -- A quorum ask counts votes only once it is open: a decision kept before would be one voice deciding it.
+  if not why and principal and cjson.decode(record)['q'] then why = 'early_vote' end
   if not why then
     redis.call('HSET', run, 'resolution', early, 'wait_index', index, 'updated', now)
     return {'resolved', early}
