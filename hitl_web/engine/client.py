@@ -122,15 +122,14 @@ class Client:
         if form:
             resolution["form"] = form  # a kept (lookback) decision names it too: wait.lua checks it
         principal = str(receipt.get("by") or "") if receipt else ""
-        approve = approves(event_data)
-        # What a quorum ask counts: the vote's own receipt (prompt hash included when the ask is known).
-        ballot = {**(receipt or {}), "approve": approve}
-        if ask is not None:
-            ballot["prompt_sha256"] = ask.prompt_sha256()
+        approve, ballot = approves(event_data), ""
+        if principal:  # what a quorum ask counts: the vote's own receipt (with the prompt's hash when known)
+            prompt = {"prompt_sha256": ask.prompt_sha256()} if ask is not None else {}
+            ballot = dumps({**(receipt or {}), "approve": approve, **prompt})
         # Each resumed run's wake-up call is queued already.
         done = self.store.resolve(
             event_id, resolution, workflow_run_id, lookback=lookback, principal=principal, form=form,
-            vote=(approve, dumps(ballot)),
+            vote=(approve, ballot),
         )  # fmt: skip
         for counted, tally in done.counted:  # the votes' pages show the tally at once
             vote = {"stepName": counted.step_name, "by": principal, "approve": approve,

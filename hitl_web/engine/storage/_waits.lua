@@ -104,9 +104,10 @@ end
 -- The tally (JSON: approvals, needed, outcome once decided) comes third.
 -- A wait without a quorum, or a decision without a principal (library code), resolves as given.
 local function count_vote(this, index, record, principal, verdict, vote, resolution, now)
+  if principal == '' then return '', resolution end
   local step = cjson.decode(record)
   local q = step['q']
-  if not q or principal == '' then return '', resolution end
+  if not q then return '', resolution end
   local names, texts = 'voters:' .. index, 'votes:' .. index
   local cur = redis.call('HMGET', this.run, names, texts)
   local voters, voted = cur[1] and cjson.decode(cur[1]) or {}, {}
