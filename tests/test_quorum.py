@@ -190,3 +190,13 @@ def test_the_api_says_a_vote_counted_and_where_the_ask_stands(prod: Flask, worke
     wait_until(lambda: client.get_run(run_id).status is RunStatus.COMPLETED)
     got = http.get(f"/api/runs/{run_id}", headers={"Authorization": f"Bearer {TOKENS['carol']}"}).get_json()
     assert [v["by"] for v in got["votes"]["0"]] == ["alice", "bob"]
+
+
+def test_a_vote_sent_before_the_ask_opens_is_refused_when_it_opens(workers: Workers, client: Client) -> None:
+    run_id = client.trigger("quorum-sign-off")  # no worker yet: the run has not reached its ask
+    early = vote(client, "alice", run_id)
+    assert early.accepted and early.status == 202  # kept (lookback), as any early decision
+    workers.start(1)
+    run = wait_for_status(client, run_id, RunStatus.WAITING)
+    assert run.votes == {}, "one voice kept early must not decide a quorum ask"
+    assert vote(client, "alice", run_id).counted  # once open, her vote counts

@@ -110,7 +110,7 @@ def wait_index(run: Run, event_id: str) -> int | None:
     return found[-1] if found else None
 
 
-def _shown_approver(name: str) -> str:
+def shown_approver(name: str) -> str:
     """An entry of a wait's approvers in words (``group:finance`` -> ``members of finance``)."""
     return f"members of {name.removeprefix('group:')}" if name.startswith("group:") else name
 
@@ -119,7 +119,7 @@ def refusal_message(reason: Refusal, run: Run, index: int | None) -> str:
     """The policy's reason in words, naming who decided first when it came too late."""
     step = run.steps[index] if index is not None else None
     if reason is Refusal.NOT_APPROVER:
-        names = ", ".join(_shown_approver(a) for a in step.approvers or []) if step else ""
+        names = ", ".join(shown_approver(a) for a in step.approvers or []) if step else ""
         return f"Only {names} may decide this approval." if names else "You may not decide this approval."
     if reason is Refusal.OWN_RUN:
         return "You started this run: someone else must decide it (separation of duties)."

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..approvals.decisions import describe_decision, when
-from ..engine import InvalidDecision, Run, RunStatus, Step, StepStatus, StepType
+from ..approvals.decisions import describe_decision, shown_approver, when
+from ..engine import InvalidDecision, QuorumOutcome, Run, RunStatus, Step, StepStatus, StepType, Tally
 from ..engine.forms import changes, form_model, options_of
 from .payload_form import FormField, form_fields
 
@@ -46,6 +46,11 @@ class ApprovalView:
     changes: list[tuple[str, str, str]] = field(default_factory=list)
     values: list[tuple[str, str]] = field(default_factory=list)
     draft_comment: str = ""  # a refused form's comment, shown again
+    # A quorum ask: where its votes stand ("1 of 2 approvals"), each vote as (who, how, when), and
+    # who may still vote (open asks).
+    tally: str = ""
+    votes: list[tuple[str, str, str]] = field(default_factory=list)
+    may_still_vote: str = ""
 
     @property
     def typed(self) -> bool:
@@ -158,7 +163,23 @@ def approval_view(
         view.state = "closed"
     if step.form:
         _typed_view(view, step, result.get("event_data"), submitted, invalid)
+    if step.quorum:
+        _quorum_view(view, step, run.votes.get(index) or result.get("votes") or [], result.get("quorum"))
     return view
+
+
+def _quorum_view(view: ApprovalView, step: Step, votes: list[dict[str, Any]], decided: Any) -> None:
+    """A quorum ask's tally, its votes, and (open) who may still vote."""
+    tally = Tally.from_dict(decided) or Tally(sum(1 for v in votes if v.get("approve")), step.quorum or 0)
+    view.tally = tally.describe()
+    if tally.outcome is QuorumOutcome.UNREACHABLE:
+        view.decision, view.decided_by = "rejected", "the votes (the quorum can no longer be met)"
+    how = {True: "approved", False: "rejected"}
+    view.votes = [(str(v.get("by")), how[bool(v.get("approve"))], fmt_time(v.get("at"))) for v in votes]
+    voted = {v.get("by") for v in votes}
+    if view.state == "pending":
+        left = [shown_approver(a) for a in step.approvers or [] if a not in voted]
+        view.may_still_vote = ", ".join(left) if step.approvers else "any approver who has not voted"
 
 
 def _typed_view(

@@ -1,0 +1,84 @@
+"""A 2-of-3 quorum ask in three real Chromium profiles, each signed in as one approver, all live."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from hitl_web.engine import Client, RunStatus
+from hitl_web.settings import Settings
+from hitl_web.stack import WebServer
+from hitl_web.web.auth import Approvers
+from tests.conftest import PASSWORD, Workers, wait_for_status
+from tests.e2e.conftest import NewPage
+
+APPROVERS = ("alice", "bob", "carol")
+
+
+@pytest.fixture
+def production_web(settings: Settings, client: Client, tmp_path: Path, workers: Workers) -> Iterator[WebServer]:
+    """A gunicorn web process in production mode (approvers sign in), and one worker."""
+    for name in APPROVERS:
+        Approvers(client.store.redis, settings.key_prefix).add(name, PASSWORD)
+    workers.start(1)
+    # Plain HTTP on loopback: the session cookie may go without TLS here.
+    server = WebServer(settings, tmp_path, {"HITL_ENV": "production", "HITL_COOKIE_SECURE": "false"}).start()
+    yield server
+    server.stop()
+
+
+def signed_in_page(new_page: NewPage, web: WebServer, name: str, path: str) -> Page:
+    page = new_page()
+    page.goto(f"{web.url}/login")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    page.goto(f"{web.url}{path}")
+    expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+    return page
+
+
+def test_two_of_three_live_on_every_page(production_web: WebServer, client: Client, new_page: NewPage) -> None:
+    run_id = client.trigger("quorum-sign-off")
+    wait_for_status(client, run_id, RunStatus.WAITING)
+    pages = {name: signed_in_page(new_page, production_web, name, f"/runs/{run_id}") for name in APPROVERS}
+    for page in pages.values():
+        expect(page.locator("#approval-0 [data-testid=tally]")).to_contain_text("0 of 2 approvals")
+        expect(page.locator("#approval-0 [data-testid=may-vote]")).to_have_text("alice, bob, carol")
+
+    pages["alice"].locator("#approval-0 [data-testid=approve]").click()
+    for page in pages.values():  # pushed to every open page, the voter's own included
+        tally = page.locator("#approval-0 [data-testid=tally]")
+        expect(tally).to_contain_text("1 of 2 approvals")
+        expect(tally.locator("[data-testid=vote]")).to_have_text(["alice approved"])
+        expect(tally.locator("[data-testid=may-vote]")).to_have_text("bob, carol")
+    assert client.get_run(run_id).status is RunStatus.WAITING
+
+    # alice again: her vote counts once.
+    pages["alice"].locator("#approval-0 [data-testid=approve]").click()
+    expect(pages["alice"].locator("#approval-0 [data-testid=notice]")).to_contain_text("voted on this approval already")
+
+    carol_form = pages["carol"].locator("#approval-0 form")
+    headers = pages["carol"].locator("body").get_attribute("hx-headers") or ""
+    token = re.search(r'"X-CSRF-Token": "([^"]+)"', headers).group(1)  # type: ignore[union-attr]
+    pages["bob"].locator("#approval-0 [data-testid=approve]").click()
+    run = wait_for_status(client, run_id, RunStatus.COMPLETED)
+    assert run.result == {"outcome": "approved", "voters": ["alice", "bob"], "approve": [True, True]}
+    for page in pages.values():
+        expect(page.locator("#approval-0 [data-testid=receipt]")).to_contain_text("approved by bob")
+        expect(page.locator("#approval-0 [data-testid=tally]")).to_contain_text("2 of 2 approvals")
+    expect(carol_form).to_have_count(0)  # gone from carol's page without a reload
+
+    # carol's vote, sent anyway (as htmx would, and as a plain form): too late, and it says who was first.
+    url, form = f"{production_web.url}/runs/{run_id}/approvals/0", {"decision": "approve", "csrf_token": token}
+    origin = {"Origin": production_web.url}
+    resp = pages["carol"].request.post(url, form=form, headers={**origin, "HX-Request": "true"})
+    assert resp.status == 409 and "Already decided by bob" in resp.text()
+    resp = pages["carol"].request.post(url, form=form, headers=origin)  # 303, then the page with the notice
+    assert resp.ok and "Already decided by bob" in resp.text()
+    assert len(client.get_run(run_id).votes[0]) == 2
