@@ -74,6 +74,19 @@ def cmd_notify(args: argparse.Namespace) -> int:
     return FAILED if refused and not notified else OK
 
 
+def cmd_reassign(args: argparse.Namespace) -> int:
+    """Give an open ask to other approvers, as an operator (``--as NAME``: as that approver, under the policy)."""
+    from .approvals import Decider
+    from .approvals.reassignments import reassign_step
+
+    decider = Decider(args.as_principal or f"cli:{Settings.from_env().user}", True, "cli")
+    operator = args.as_principal is None
+    c = _client()
+    done = reassign_step(c, decider, args.run_id, args.step, args.to, args.reason, open_mode=True, operator=operator)
+    print(f"hitl-web: run {args.run_id}: {done.message}", file=sys.stdout if done.accepted else sys.stderr)
+    return OK if done.accepted else FAILED
+
+
 def cmd_runs(args: argparse.Namespace) -> int:
     """List runs, newest first."""
     runs = _client().list_runs(args.status, limit=args.limit)
@@ -180,6 +193,13 @@ def build_parser() -> argparse.ArgumentParser:
     approver.add_argument("name", nargs="?")
     approver.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     approver.set_defaults(func=cmd_approver)
+    reassign = sub.add_parser("reassign", help="give an open ask to other approvers (users, group:NAME)")
+    reassign.add_argument("run_id")
+    reassign.add_argument("--step", type=int, required=True, help="the ask's step index (as on the run page)")
+    reassign.add_argument("--to", nargs="+", required=True, help="approvers: names and group:NAME")
+    reassign.add_argument("--reason", required=True, help="why (kept with the ask)")
+    reassign.add_argument("--as", dest="as_principal", help="reassign as this approver, under the ask's policy")
+    reassign.set_defaults(func=cmd_reassign)
     group = sub.add_parser("group", help="add or remove members of an approver group (group:NAME), or list groups")
     group.add_argument("action", choices=["add", "remove", "list"])
     group.add_argument("name", nargs="?")

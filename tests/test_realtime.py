@@ -25,8 +25,8 @@ def journal(client: Client) -> Journal:
 
 def test_schema_has_the_guides_events() -> None:
     # The guide's seven, and ours: a warning that changed nothing (a refused lookback decision), and
-    # a vote counted on a quorum ask that stays open.
-    assert set(SCHEMA) - {"workflow.warning", "workflow.voteCast"} == {
+    # a vote counted on a quorum ask that stays open, an ask reassigned.
+    assert set(SCHEMA) - {"workflow.warning", "workflow.voteCast", "workflow.reassigned"} == {
         "workflow.runStart",
         "workflow.stepStart",
         "workflow.stepFinish",

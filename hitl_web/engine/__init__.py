@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .assignment import InvalidReassignment
 from .client import Client, new_run_id
 from .context import WorkflowContext
 from .durations import parse_duration
@@ -32,6 +33,7 @@ __all__ = [
     "InvalidDuration",
     "InvalidEventData",
     "InvalidPayload",
+    "InvalidReassignment",
     "InvalidRunId",
     "NonDeterminism",
     "NonRetryableError",

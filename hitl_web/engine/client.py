@@ -11,11 +11,12 @@ import redis
 
 from ..connections import connect
 from ..settings import Settings
+from .assignment import reassign
 from .errors import InvalidEventData, InvalidRunId, NotAllowed, RunExists, RunNotFound
 from .execution import Engine
 from .forms import decision_data, is_typed
 from .groups import Groups
-from .models import Resolution, Run, RunStatus, Step, Waiter, dumps
+from .models import Refusal, Resolution, Run, RunStatus, Step, Waiter, dumps
 from .quorum import approves
 from .registry import get_workflow
 
@@ -136,6 +137,16 @@ class Client:
                     "approvals": tally.approvals, "needed": tally.needed}  # fmt: skip
             self.engine.journal.append(counted.run_id, "workflow.voteCast", vote)
         return done
+
+    def reassign(
+        self, run_id: str, index: int, to: list[str], reason: str, *, by: str, operator: bool = False
+    ) -> Refusal | None:
+        """Give the open ask at step ``index`` to the approvers ``to`` (users, ``group:<name>``), saying why.
+
+        ``by`` is held to the ask's decision policy, as a decision would be, unless an ``operator``.
+        None when done, else the policy's reason; ``InvalidReassignment`` for bad input.
+        """
+        return reassign(self.store, self.engine.journal, run_id, index, to, reason, by, operator)
 
     def get_waiters(self, event_id: str) -> list[Waiter]:
         """Runs waiting on ``event_id`` now."""

@@ -66,6 +66,17 @@ class VoteCast(EventData):
     needed: int | str
 
 
+class Reassigned(EventData):
+    """An open ask given to other approvers (``assignment.reassign``)."""
+
+    stepName: str = ""
+    index: int = -1
+    by: str
+    to: list[str]
+    previous: list[str] | None = None
+    reason: str
+
+
 class RunWarning(EventData):
     """Something the run's viewers should know that changed nothing, e.g. a refused lookback decision."""
 
@@ -89,6 +100,7 @@ SCHEMA: dict[str, type[EventData]] = {
     "workflow.runFinish": RunFinish,
     "workflow.warning": RunWarning,
     "workflow.voteCast": VoteCast,
+    "workflow.reassigned": Reassigned,
 }
 
 

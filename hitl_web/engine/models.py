@@ -73,6 +73,8 @@ class Step:
     options: list[list[str]] | None = None
     # A quorum ask: how many distinct approvers must approve (or "all" of them); None: the first decides.
     quorum: int | str | None = None
+    # Each reassignment of the open ask: who, when, from which approvers to which, and why.
+    reassignments: list[dict[str, Any]] | None = None
 
     def to_json(self) -> str:
         """The stored form: short keys, times to the millisecond, defaults left out (waiting runs stay small)."""
@@ -139,6 +141,7 @@ STORED_KEYS = {
     "initial": "in",
     "options": "op",
     "quorum": "q",  # the scripts read it: each approver's vote counts once until the quorum is met
+    "reassignments": "ra",
 }
 LONG_KEYS = {short: key for key, short in STORED_KEYS.items()}
 TIMES = frozenset({"started_at", "finished_at", "deadline"})

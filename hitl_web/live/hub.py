@@ -1,7 +1,8 @@
 """One reader per process of the all-runs stream, fanning rendered pushes out to local sockets.
 
 One blocking read per open socket does not scale inside a process; one reader does. The hub also
-renders once per run and batch of events, and every socket on that run gets the same fragment.
+renders once per run, audience and batch of events: every socket of that audience on that run (all
+of them in local mode; each signed-in approver's tabs; every visitor) gets the same fragment.
 """
 
 from __future__ import annotations
@@ -27,10 +28,11 @@ EVERY_RUN = "*"  # subscribe to status changes of every run (lists of runs)
 class Subscription:
     """A socket's mailbox for one run's events (or every run's status changes)."""
 
-    def __init__(self, hub: Hub, topic: str, render: Render) -> None:
+    def __init__(self, hub: Hub, topic: str, render: Render, audience: str = "") -> None:
         self.hub = hub
         self.topic = topic
         self.render = render
+        self.audience = audience  # subscribers who see the same page share one render
         self.inbox: queue.Queue[object] = queue.Queue()
 
     def get(self, timeout: float) -> object | None:
@@ -73,9 +75,13 @@ class Hub:
         self.thread: threading.Thread | None = None
         self.position = "0-0"
 
-    def subscribe(self, topic: str, render: Render) -> Subscription:
-        """Receive a render after each batch of events of run ``topic`` (or ``EVERY_RUN``)."""
-        sub = Subscription(self, topic, render)
+    def subscribe(self, topic: str, render: Render, audience: str = "") -> Subscription:
+        """Receive a render after each batch of events of run ``topic`` (or ``EVERY_RUN``).
+
+        Subscribers of one ``audience`` (viewers who see the same page, e.g. one approver's tabs, or
+        every visitor) get one render between them.
+        """
+        sub = Subscription(self, topic, render, audience)
         with self.lock:
             if self.closed:
                 sub.inbox.put(CLOSE)
@@ -142,12 +148,16 @@ class Hub:
             subs = list(self.subscribers.get(topic, ()))
         if not subs:
             return
-        try:
-            if self.reader is None and self.make_reader is not None:
-                self.reader = self.make_reader()
-            fragment: Any = subs[0].render(self.reader)  # one render for every socket on this run
-        except Exception:
-            log.exception("render for %s failed", topic)
-            return
+        audiences: dict[str, list[Subscription]] = {}
         for sub in subs:
-            sub.inbox.put((event_id, fragment))
+            audiences.setdefault(sub.audience, []).append(sub)
+        for group in audiences.values():
+            try:
+                if self.reader is None and self.make_reader is not None:
+                    self.reader = self.make_reader()
+                fragment: Any = group[0].render(self.reader)  # one render for every socket of this audience
+            except Exception:
+                log.exception("render for %s failed", topic)
+                continue
+            for sub in group:
+                sub.inbox.put((event_id, fragment))

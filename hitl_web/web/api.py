@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..approvals import Decider, Decision, decide
 from ..approvals.decisions import KEPT
+from ..approvals.reassignments import reassign_step
 from ..engine import (
     InvalidEventData,
     InvalidPayload,
@@ -206,6 +207,23 @@ def notify() -> JSONResponse:
     if any(d.status == KEPT for d in decisions):
         answer["kept"] = True  # lookback: the run has not reached its wait yet
     return answer, 200
+
+
+@bp.post("/runs/<run_id>/approvals/<int:index>/reassign")
+def reassign(run_id: str, index: int) -> JSONResponse:
+    """Give the open ask at step ``index`` to others: ``{"to": ["bob", "group:legal"], "reason": "..."}``."""
+    body = json_body()
+    to, reason = body.get("to"), body.get("reason")
+    if not isinstance(to, list) or not all(isinstance(name, str) for name in to):
+        raise BadRequest(400, {"success": False, "error": "to must be a list of approvers (names, group:NAME)"})
+    if not isinstance(reason, str):
+        raise BadRequest(400, {"success": False, "error": "reason must be a string"})
+    decider = Decider(g.principal, True, "api", request.remote_addr or "")
+    done = reassign_step(client(), decider, run_id, index, to, reason, open_mode=True)
+    if not done.accepted:
+        reason_code = done.refusal.value if done.refusal else None
+        raise BadRequest(done.status, {"success": False, "error": done.message, "reason": reason_code})
+    return {"success": True, "message": done.message, "approvers": client().get_run(run_id).steps[index].approvers}, 200
 
 
 def decision_json(decision: Decision) -> dict[str, Any]:

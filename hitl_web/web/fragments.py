@@ -8,6 +8,7 @@ from flask import Flask, render_template
 from markupsafe import Markup
 
 from ..engine import Client, Run, RunStatus
+from .viewer import EVERYONE, Viewer
 from .views import RunView, run_view
 
 
@@ -42,9 +43,9 @@ def push_context(app: Flask) -> Any:
     return app.test_request_context("/")
 
 
-def run_fragments(run: Run | RunView) -> str:
-    """Everything that changes on a run's page, as out-of-band fragments (safe to apply twice)."""
-    view = run if isinstance(run, RunView) else run_view(run)
+def run_fragments(run: Run | RunView, viewer: Viewer = EVERYONE) -> str:
+    """Everything that changes on a run's page for ``viewer``, as out-of-band fragments (safe to apply twice)."""
+    view = run if isinstance(run, RunView) else run_view(run, viewer)
     return render_fragment("run_parts", oob=True, push=True, run=view)  # one template: one context
 
 

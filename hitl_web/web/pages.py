@@ -18,13 +18,15 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
-from ..approvals import Decider, decide_step
+from ..approvals import Decider, Decision, decide_step
+from ..approvals.reassignments import parse_targets, reassign_step
 from ..engine import InvalidPayload, NotAllowed, RunNotFound, Step, UnknownWorkflow, get_workflow
 from ..engine.forms import form_model
 from .fragments import render_fragment
 from .payload_form import StartForm, form_values, parse_submission, start_form, start_forms
-from .security import check_csrf, current_user, open_mode, sign_in, sign_out, signed_in
+from .security import check_csrf, current_user, current_viewer, open_mode, sign_in, sign_out, signed_in
 from .state import approvers, client, realtime, signin_limits
+from .viewer import with_groups
 from .views import VALUE_PREFIX, ApprovalView, approval_view, run_view
 
 bp = Blueprint("pages", __name__)
@@ -136,7 +138,7 @@ def run_page(run_id: str, refused: ApprovalView | None = None) -> str:
     except RunNotFound:
         abort(404, description=f"There is no run {run_id}.")
     notices = get_flashed_messages(with_categories=True)
-    view = run_view(run)
+    view = run_view(run, with_groups(current_viewer(), client()))
     if refused is not None:
         view.approvals = [refused if a.index == refused.index else a for a in view.approvals]
     return render_template("run.html", run=view, after=after, notices=notices)
@@ -177,15 +179,32 @@ def decide_approval(run_id: str, index: int) -> Response | tuple[str, int]:
     if decision.invalid is not None:
         # Nothing decided: the form comes back as typed, pydantic's messages beside their fields (400).
         run = client().get_run(run_id)
-        refused = approval_view(run, index, run.steps[index], request.form, decision.invalid)
+        viewer = with_groups(current_viewer(), client())
+        refused = approval_view(run, index, run.steps[index], request.form, decision.invalid, viewer)
         if is_htmx():
             return render_fragment("approval", approval=refused, notice=decision.message), 400
         flash(decision.message, "error")
         return run_page(run_id, refused), 400
+    return _answer(run_id, index, decision)
+
+
+@bp.post("/runs/<run_id>/approvals/<int:index>/reassign")
+def reassign_approval(run_id: str, index: int) -> Response | tuple[str, int]:
+    """Give an open ask to other approvers from the page (the same policy as deciding it)."""
+    to = parse_targets((request.form.get("to") or "")[:4000])
+    reason = (request.form.get("reason") or "")[:1000]
+    done = reassign_step(client(), decider(), run_id, index, to, reason, open_mode=open_mode())
+    if done.status == 404:
+        abort(404, description=done.message)
+    return _answer(run_id, index, done)
+
+
+def _answer(run_id: str, index: int, decision: Decision) -> Response | tuple[str, int]:
+    """What the prompt's forms answer: the prompt in place (htmx), or a redirect (303) with a notice."""
     if is_htmx():
         # The page's htmx swaps 400, 403 and 409 answers too (static/app.js): the prompt says why.
         run = client().get_run(run_id)
-        approval = approval_view(run, index, run.steps[index])
+        approval = approval_view(run, index, run.steps[index], viewer=with_groups(current_viewer(), client()))
         fragment = render_fragment("approval", approval=approval, notice=decision.message, accepted=decision.accepted)
         return fragment, decision.status
     if decision.status == 403:

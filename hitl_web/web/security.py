@@ -13,6 +13,7 @@ from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import URLSafeTimedSerializer
 
 from . import state
+from .viewer import Viewer
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
@@ -44,6 +45,11 @@ def current_user() -> str:
     if not isinstance(user, str) or not user:
         user = session["user"] = f"guest-{secrets.token_hex(3)}"
     return user
+
+
+def current_viewer() -> Viewer:
+    """The visitor as a page shows asks to them (their groups are read when it renders: ``with_groups``)."""
+    return Viewer(current_user(), signed_in(), open_mode())
 
 
 def signed_in() -> bool:

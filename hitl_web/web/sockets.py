@@ -18,8 +18,9 @@ from ..engine import Client, RunNotFound
 from ..live.channel import newer
 from ..live.hub import CLOSE, EVERY_RUN, Hub
 from .fragments import index_fragments, run_fragments
-from .security import same_origin, signed_in
+from .security import current_viewer, same_origin, signed_in
 from .state import client, realtime
+from .viewer import with_groups
 
 sock = Sock()
 log = logging.getLogger("hitl_web.sockets")
@@ -152,10 +153,13 @@ def _drop_incoming(ws: Any) -> None:
     ws.input_buffer = _Dropped()
 
 
-def _follow(ws: Any, topic: str, after: str, newest: Any, render: Any) -> None:
-    """Push ``render(None)`` now if ``newest()`` is past ``after``, then after each batch of new events."""
+def _follow(ws: Any, topic: str, after: str, newest: Any, render: Any, audience: str = "") -> None:
+    """Push ``render(None)`` now if ``newest()`` is past ``after``, then after each batch of new events.
+
+    The hub renders once per ``audience`` (viewers who see the same page) and batch of events.
+    """
     try:
-        _push_loop(ws, topic, after, newest, render)
+        _push_loop(ws, topic, after, newest, render, audience)
     except redis.RedisError as exc:
         log.warning("socket on %s closed, Redis failed: %s", topic, exc)
         ws.close(reason=TRY_AGAIN, message="store unavailable")
@@ -169,8 +173,8 @@ def _viewer_still_allowed() -> bool:
     return signed_in()
 
 
-def _push_loop(ws: Any, topic: str, after: str, newest: Any, render: Any) -> None:
-    sub = hub().subscribe(topic, render)
+def _push_loop(ws: Any, topic: str, after: str, newest: Any, render: Any, audience: str) -> None:
+    sub = hub().subscribe(topic, render, audience)
     # Without this, a closed socket's handler (and its slot) lived until the next idle check.
     ws.event = _Wake(sub.inbox)
     try:
@@ -213,10 +217,13 @@ def run_socket(ws: Any, run_id: str) -> None:
         ws.close(reason=POLICY_VIOLATION, message="no such run")
         return
 
-    def render(reader: Client | None) -> str:  # the hub's reader, or this socket's request's client
-        return run_fragments((reader or client()).get_run(run_id))
+    viewer = current_viewer()  # as the handshake's session says; their groups are read at each render
 
-    _follow(ws, run_id, _after(), realtime().channel(run_id).last_id, render)
+    def render(reader: Client | None) -> str:  # the hub's reader, or this socket's request's client
+        c = reader or client()
+        return run_fragments(c.get_run(run_id), with_groups(viewer, c))
+
+    _follow(ws, run_id, _after(), realtime().channel(run_id).last_id, render, viewer.audience)
 
 
 @sock.route("/ws/index")  # type: ignore[untyped-decorator]

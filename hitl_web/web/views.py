@@ -11,6 +11,7 @@ from ..approvals.decisions import describe_decision, shown_approver, when
 from ..engine import InvalidDecision, QuorumOutcome, Run, RunStatus, Step, StepStatus, StepType, Tally
 from ..engine.forms import changes, form_model, options_of
 from .payload_form import FormField, form_fields
+from .viewer import EVERYONE, Viewer, not_offered
 
 VALUE_PREFIX = "v."  # a decision form's input names: "v.amount" never meets "decision" or "comment"
 
@@ -51,6 +52,9 @@ class ApprovalView:
     tally: str = ""
     votes: list[tuple[str, str, str]] = field(default_factory=list)
     may_still_vote: str = ""
+    not_offered: str = ""  # an open ask whose form this viewer is not offered: why (see viewer.py)
+    reassignments: list[tuple[str, str, str, str]] = field(default_factory=list)  # by, at, to whom, why
+    reassignable: bool = False  # an open ask with named approvers: they may give it to others
 
     @property
     def typed(self) -> bool:
@@ -136,9 +140,14 @@ def step_view(index: int, step: Step) -> StepView:
 
 
 def approval_view(
-    run: Run, index: int, step: Step, submitted: Mapping[str, str] | None = None, invalid: InvalidDecision | None = None
+    run: Run,
+    index: int,
+    step: Step,
+    submitted: Mapping[str, str] | None = None,
+    invalid: InvalidDecision | None = None,
+    viewer: Viewer = EVERYONE,
 ) -> ApprovalView:
-    """A wait step as an approval prompt (``submitted`` and ``invalid``: a typed form coming back refused)."""
+    """A wait step as ``viewer``'s approval prompt (``submitted``, ``invalid``: a typed form coming back refused)."""
     view = ApprovalView(
         run_id=run.run_id,
         index=index,
@@ -161,8 +170,14 @@ def approval_view(
         view.prompt_sha256 = str(receipt.get("prompt_sha256") or "")
     elif run.status.finished:
         view.state = "closed"
+    else:
+        view.not_offered = not_offered(viewer, run, index, step)
+        view.reassignable = bool(step.approvers)
     if step.form:
         _typed_view(view, step, result.get("event_data"), submitted, invalid)
+    for moved in step.reassignments or []:
+        to = ", ".join(shown_approver(str(name)) for name in moved.get("to") or [])
+        view.reassignments.append((str(moved.get("by")), fmt_time(moved.get("at")), to, str(moved.get("reason"))))
     if step.quorum:
         _quorum_view(view, step, run.votes.get(index) or result.get("votes") or [], result.get("quorum"))
     return view
@@ -202,9 +217,11 @@ def _typed_view(
         view.changes = [(k, as_json_text(old), as_json_text(new)) for k, old, new in changes(proposed, decided)]
 
 
-def run_view(run: Run) -> RunView:
-    """A run as its page shows it."""
-    approvals = [approval_view(run, i, s) for i, s in enumerate(run.steps) if s.type is StepType.WAIT]
+def run_view(run: Run, viewer: Viewer = EVERYONE) -> RunView:
+    """A run as its page shows it to ``viewer``."""
+    approvals = [
+        approval_view(run, i, s, viewer=viewer) for i, s in enumerate(run.steps) if s.type is StepType.WAIT
+    ]
     outcome = ""
     if run.status is RunStatus.COMPLETED:
         result = run.result if isinstance(run.result, dict) else {}

@@ -43,6 +43,12 @@ def signed_in_page(new_page: NewPage, web: WebServer, name: str, path: str) -> P
     return page
 
 
+def csrf(page: Page) -> str:
+    """The page's session CSRF token (what its htmx sends as a header)."""
+    headers = page.locator("body").get_attribute("hx-headers") or ""
+    return re.search(r'"X-CSRF-Token": "([^"]+)"', headers).group(1)  # type: ignore[union-attr]
+
+
 def test_two_of_three_live_on_every_page(production_web: WebServer, client: Client, new_page: NewPage) -> None:
     run_id = client.trigger("quorum-sign-off")
     wait_for_status(client, run_id, RunStatus.WAITING)
@@ -59,13 +65,18 @@ def test_two_of_three_live_on_every_page(production_web: WebServer, client: Clie
         expect(tally.locator("[data-testid=may-vote]")).to_have_text("bob, carol")
     assert client.get_run(run_id).status is RunStatus.WAITING
 
-    # alice again: her vote counts once.
-    pages["alice"].locator("#approval-0 [data-testid=approve]").click()
-    expect(pages["alice"].locator("#approval-0 [data-testid=notice]")).to_contain_text("voted on this approval already")
+    # alice's page offers her no second vote; one sent anyway counts once.
+    expect(pages["alice"].locator("#approval-0 [data-testid=approve]")).to_have_count(0)
+    expect(pages["alice"].locator("#approval-0 [data-testid=not-offered]")).to_contain_text("You have voted")
+    url, origin = f"{production_web.url}/runs/{run_id}/approvals/0", {"Origin": production_web.url}
+    again = pages["alice"].request.post(
+        url, form={"decision": "approve", "csrf_token": csrf(pages["alice"])}, headers={**origin, "HX-Request": "true"}
+    )
+    assert again.status == 409 and "voted on this approval already" in again.text()
+    assert len(client.get_run(run_id).votes[0]) == 1
 
     carol_form = pages["carol"].locator("#approval-0 form")
-    headers = pages["carol"].locator("body").get_attribute("hx-headers") or ""
-    token = re.search(r'"X-CSRF-Token": "([^"]+)"', headers).group(1)  # type: ignore[union-attr]
+    token = csrf(pages["carol"])
     pages["bob"].locator("#approval-0 [data-testid=approve]").click()
     run = wait_for_status(client, run_id, RunStatus.COMPLETED)
     assert run.result == {"outcome": "approved", "voters": ["alice", "bob"], "approve": [True, True]}
@@ -75,10 +86,42 @@ def test_two_of_three_live_on_every_page(production_web: WebServer, client: Clie
     expect(carol_form).to_have_count(0)  # gone from carol's page without a reload
 
     # carol's vote, sent anyway (as htmx would, and as a plain form): too late, and it says who was first.
-    url, form = f"{production_web.url}/runs/{run_id}/approvals/0", {"decision": "approve", "csrf_token": token}
-    origin = {"Origin": production_web.url}
+    form = {"decision": "approve", "csrf_token": token}
     resp = pages["carol"].request.post(url, form=form, headers={**origin, "HX-Request": "true"})
     assert resp.status == 409 and "Already decided by bob" in resp.text()
     resp = pages["carol"].request.post(url, form=form, headers=origin)  # 303, then the page with the notice
     assert resp.ok and "Already decided by bob" in resp.text()
     assert len(client.get_run(run_id).votes[0]) == 2
+
+
+def test_a_reassignment_moves_the_form_live(production_web: WebServer, client: Client, new_page: NewPage) -> None:
+    """alice's ask: bob's page says whose it is; alice reassigns it to bob, and the form moves, live."""
+    run_id = client.trigger("quorum-sign-off", {"quorum": 1, "approvers": ["alice"]})
+    wait_for_status(client, run_id, RunStatus.WAITING)
+    alice = signed_in_page(new_page, production_web, "alice", f"/runs/{run_id}")
+    bob = signed_in_page(new_page, production_web, "bob", f"/runs/{run_id}")
+    expect(alice.locator("#approval-0 [data-testid=approve]")).to_be_visible()
+    expect(bob.locator("#approval-0 [data-testid=approve]")).to_have_count(0)
+    expect(bob.locator("#approval-0 [data-testid=not-offered]")).to_contain_text("Waiting for alice to decide.")
+    token = csrf(alice)
+
+    alice.locator("#approval-0 [data-testid=reassign] summary").click()
+    alice.fill("#approval-0 input[name=to]", "bob")
+    alice.fill("#approval-0 input[name=reason]", "bob owns this account")
+    alice.locator("#approval-0 [data-testid=reassign-submit]").click()
+    expect(alice.locator("#approval-0 [data-testid=approve]")).to_have_count(0)
+    expect(alice.locator("#approval-0 [data-testid=not-offered]")).to_contain_text("Waiting for bob to decide.")
+    expect(bob.locator("#approval-0 [data-testid=approve]")).to_be_visible()  # pushed to bob's open page
+    expect(bob.locator("#approval-0 [data-testid=reassignments]")).to_contain_text("bob owns this account")
+
+    # alice's decision, sent anyway: refused, and nothing changes.
+    resp = alice.request.post(
+        f"{production_web.url}/runs/{run_id}/approvals/0",
+        form={"decision": "approve", "csrf_token": token},
+        headers={"Origin": production_web.url, "HX-Request": "true"},
+    )
+    assert resp.status == 403 and "Only bob may decide this approval." in resp.text()
+    assert client.get_run(run_id).status is RunStatus.WAITING
+    bob.locator("#approval-0 [data-testid=approve]").click()
+    run = wait_for_status(client, run_id, RunStatus.COMPLETED)
+    assert run.steps[0].receipt["by"] == "bob"  # type: ignore[index]

@@ -253,6 +253,10 @@ class Keys:
         """KEYS of wake.lua."""
         return {"run": self._key("run", run_id), "queue": queue, "queues": queues}
 
+    def for_reassign(self, run_id: str) -> dict[str, str]:
+        """KEYS of reassign.lua."""
+        return {"run": self._key("run", run_id), "steps": self._key("steps", run_id)}
+
     def for_waiters(self, event_id: str) -> dict[str, str]:
         """KEYS of waiters.lua."""
         return {"waiters": self.waiters, "many_waiters": self.many_waiters(event_id)}

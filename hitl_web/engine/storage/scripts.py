@@ -278,11 +278,21 @@ WAITERS = Spec(
     found=(("the keys of each run waiting on the event id", "the waiters hash names them"), LEGACY),
 )
 
+REASSIGN = Spec(
+    "reassign",
+    keys=("run", "steps"),
+    args=("prefix", "run_id", "index", "was", "record", "principal", "now"),  # was: the record as read
+    decode=replies.text,
+    helpers=("journal", "_indexes", "_runs", "_waits"),
+    riders=True,
+    found=(GROUPS,),
+)
+
 SPECS: dict[str, Spec[Any]] = {
     s.name: s
     for s in (
         TRIGGER, CLAIM, HANDOFF, WRITE_STEP, WAIT, RESOLVE, SWEEP, MIGRATE, RENEW, PARK, FINISH, CANCEL, READ, PAGE,
-        TAKE_MOVED, APPEND, WAKE, WAITERS,
+        TAKE_MOVED, APPEND, WAKE, WAITERS, REASSIGN,
     )
 }  # fmt: skip
 

@@ -1,0 +1,23 @@
+-- Reassign an open ask (scripts.REASSIGN): the waiting step at ``index`` takes ``record`` (the
+-- caller's copy of ``was`` with the new approvers and this reassignment appended), if the run still
+-- waits there with exactly ``was`` and the decision policy lets ``principal`` decide it ('' : an
+-- operator at the command line). One script, so no vote and no deadline falls between the check and
+-- the change: a vote after it meets the new approvers. The entries riding along announce it.
+-- Returns '' (reassigned), 'changed' (the record moved on since it was read: read it again), or a
+-- models.Refusal ('decided', 'closed', and the policy's own).
+local run, steps = KEYS[1], KEYS[2]
+local prefix, run_id, index, was, record, principal, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local riding = {keys = 3, args = 8}
+local this = {id = run_id, prefix = prefix, run = run, steps = steps}
+local f = redis.call('HMGET', run, 'status', 'wait_index')
+local step = cjson.decode(was)
+if f[1] ~= 'waiting' or f[2] ~= index then
+  return (f[1] and too_late(this, f[1], step['e'])) or 'decided'
+end
+if redis.call('LINDEX', steps, tonumber(index)) ~= was then return 'changed' end
+local why = refusal(this, was, principal, now, step['fm'] or '')
+if why then return why end
+redis.call('LSET', steps, tonumber(index), record)
+redis.call('HSET', run, 'updated', now)
+append_journal(riding)
+return ''
