@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 import redis
@@ -10,6 +12,7 @@ import redis
 from hitl_web.engine import Client, RunStatus, StepStatus
 from hitl_web.engine.journal import Journal, JournalBounds
 from hitl_web.live import SCHEMA, InvalidEvent, Realtime
+from hitl_web.live.hub import Hub
 from tests.conftest import Workers, wait_for_status, wait_until
 
 
@@ -176,3 +179,23 @@ def test_a_long_steps_start_is_announced_while_it_runs(client: Client, workers: 
     wait_until(lambda: any(e.name == "workflow.stepStart" for _, e in channel.history()), timeout=1.0)
     hold = client.get_run(run_id).steps[0]
     assert hold.name == "hold" and hold.status is StepStatus.RUNNING  # announced while it still runs
+
+
+def test_the_hub_renders_once_per_audience_and_batch(realtime: Realtime, journal: Journal) -> None:
+    """Four sockets on one run, of two audiences (alice's two tabs, two visitors): two renders, four pushes."""
+    renders: list[str] = []
+    hub = Hub(realtime, block_ms=200)
+
+    def render_for(audience: str) -> Callable[[Any], str]:
+        return lambda reader: renders.append(audience) or f"<p>{audience}</p>"
+
+    subs = [hub.subscribe("run-a", render_for(a), a) for a in ("alice", "alice", "", "")]
+    try:
+        journal.append("run-a", "workflow.warning", {"message": "one"})
+        pushes = [sub.get(5) for sub in subs]
+        assert [p[1] for p in pushes] == ["<p>alice</p>", "<p>alice</p>", "<p></p>", "<p></p>"]  # type: ignore[index]
+        assert sorted(renders) == ["", "alice"]
+    finally:
+        for sub in subs:
+            sub.close()
+        hub.close()
