@@ -67,7 +67,7 @@ def seed(st: Stack, start: int, stop: int, waiting: int) -> None:
                 blob = f"0\t{first.to_json()}\n1\t{wait.to_json()}"
                 wait_args = dict(prefix=p, run_id=rid, token="tok", records=blob, clear="0", index=1,
                                  event_id=f"approval-{rid}", deadline=repr(now + 86400), now=stamp,
-                                 **no_hand_off)  # fmt: skip
+                                 **no_hand_off, approvers="")  # fmt: skip
                 scripts.WAIT.queue(pipe, k.for_wait(rid, f"approval-{rid}", queue), wait_args)
             elif n % 10 == 9:
                 scripts.CANCEL.queue(pipe, k.for_cancel(rid), dict(prefix=p, run_id=rid, now=stamp, ttl=0))

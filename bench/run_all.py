@@ -20,6 +20,7 @@ SCRIPTS = [
     "throughput",
     "timeout_precision",
     "index_scale",
+    "inbox_scale",
 ]
 
 
@@ -57,6 +58,10 @@ def measured(r: dict[str, Any]) -> str:
             f"GET / p50 {low[page]['p50']} ms at {r['smallest']:,} runs, {high[page]['p50']} ms at {r['largest']:,}; "
             f"index push p50 {low[push]['p50']} -> {high[push]['p50']} ms"
         )
+    if figure == "inbox scale":
+        sizes = r["sizes"]
+        shown = "; ".join(f"{int(n):,} asks: p50 {v['get_inbox_ms']['p50']} ms" for n, v in sizes.items())
+        return f"GET /inbox {shown}"
     return f"p50 {r['p50']} ms, p99 {r['p99']} ms"
 
 

@@ -15,7 +15,7 @@ from .engine import Client
 from .live import Realtime
 from .live.hub import Hub
 from .settings import Settings
-from .web import api, headers, limits, outages, pages, security, sockets
+from .web import api, headers, inbox, limits, outages, pages, security, sockets
 from .web.auth import Approvers, SignIns, parse_api_tokens
 from .web.fragments import printable, push_context
 from .web.settings import check_secret_key, web_config
@@ -82,6 +82,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         current_user=security.current_user,
         signed_in=security.signed_in,
         open_mode=security.open_mode,
+        inbox_count=inbox.header_count,
     )
     app.add_url_rule("/healthz", view_func=healthz)
     # Compile every template now: otherwise the first push after a start waits ~30 ms for it, and

@@ -23,7 +23,7 @@ from hitl_web.engine.models import DueReason, NotClaimed, Refusal, WaitOutcome
 from hitl_web.engine.quorum import COUNTED, QuorumOutcome
 from hitl_web.engine.storage import keys, scripts
 from hitl_web.engine.storage.lua import lua_helpers
-from hitl_web.engine.storage.scripts import GROUPS, LEGACY, QUEUE_HEAD, SPECS, WAITS_OF_STEPS, Spec
+from hitl_web.engine.storage.scripts import GROUPS, INBOXES, LEGACY, QUEUE_HEAD, SPECS, WAITS_OF_STEPS, Spec
 
 FOLDER = resources.files("hitl_web.engine.storage")
 DECLARED = re.compile(r"^local ([\w, ]+) = (.+)$")
@@ -145,7 +145,8 @@ def test_each_script_gets_the_helpers_it_calls_and_names_the_keys_it_finds(name:
     assert (WAITS_OF_STEPS in found) == ("many_waiters_key" in uses)
     assert (QUEUE_HEAD in found) == ("take_next" in uses)
     assert (GROUPS in found) == ("group_key" in uses)
-    finds_runs = found - {LEGACY, WAITS_OF_STEPS, GROUPS}
+    assert (INBOXES in found) == ("inbox_key" in uses)
+    finds_runs = found - {LEGACY, WAITS_OF_STEPS, GROUPS, INBOXES}
     assert bool(finds_runs) == ("run_keys" in uses), f"{name}.lua: keys of runs found from data, unnamed"
 
 
@@ -154,7 +155,7 @@ def test_lua_and_python_name_keys_and_wake_up_calls_alike(redis_server: Any) -> 
     probe = lua_helpers() + (
         "local k, old = run_keys(ARGV[1], ARGV[2]), legacy_keys(ARGV[1], ARGV[2])\n"
         "local out = {many_waiters_key(ARGV[1], ARGV[3]), wake_up_call(ARGV[4], ARGV[2]), nth_nonce(ARGV[5], 3),\n"
-        "  group_key(ARGV[1], 'fin')}\n"
+        "  group_key(ARGV[1], 'fin'), inbox_key(ARGV[1], 'group:fin')}\n"
         "for _, name in ipairs(RUN_KEYS) do table.insert(out, k[name]) table.insert(out, old[name]) end\n"
         "for i = 6, #ARGV do table.insert(out, run_of_call(ARGV[i]) or '-') end\n"
         "return out"
@@ -174,7 +175,7 @@ def test_lua_and_python_name_keys_and_wake_up_calls_alike(redis_server: Any) -> 
     ]
     out = conn.eval(probe, 0, prefix, run_id, event_id, nonce, stem, *job_ids)
     k = keys.Keys(prefix)
-    assert out[0] == k.many_waiters(event_id) and out.pop(3) == k.group("fin")
+    assert out[0] == k.many_waiters(event_id) and out.pop(3) == k.group("fin") and out.pop(3) == k.inbox("group:fin")
     assert out[1] == keys.wake_up_id(run_id, nonce) and keys.run_of_wake_up(out[1]) == run_id
     assert re.fullmatch(rf"{stem}[0-9a-f]{{4}}", out[2]) and len(out[2]) == keys.NONCE_HEX
     new, old = k.of(run_id).named(), k.legacy(run_id).named()

@@ -20,7 +20,7 @@ from .generated import between_markers
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "architecture.md"  # the repository's: a wheel ships none
 PREFIX, RUN_ID = "<p>", "<run id>"
 # Keys.<name>(argument): what each key's placeholder is.
-PLACEHOLDERS = {"event_id": "<event id>", "status": "<status>", "name": "<group>"}
+PLACEHOLDERS = {"event_id": "<event id>", "status": "<status>", "name": "<group>", "entry": "<approver>"}
 
 
 def _cell(text: str) -> str:

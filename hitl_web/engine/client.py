@@ -16,6 +16,7 @@ from .errors import InvalidEventData, InvalidRunId, NotAllowed, RunExists, RunNo
 from .execution import Engine
 from .forms import decision_data, is_typed
 from .groups import Groups
+from .inbox import Inbox
 from .models import Refusal, Resolution, Run, RunStatus, Step, Waiter, dumps
 from .quorum import approves
 from .registry import get_workflow
@@ -40,6 +41,7 @@ class Client:
         self.engine = Engine(connection, self.settings)
         self.store = self.engine.store
         self.groups = Groups(connection, self.store.keys)  # group:<name> in a wait's approvers
+        self.inbox = Inbox(connection, self.store.keys, self.groups)  # each principal's open asks
 
     def trigger(
         self,

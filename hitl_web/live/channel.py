@@ -20,8 +20,16 @@ log = logging.getLogger("hitl_web.live")
 _PACKED = json.JSONEncoder(separators=(",", ":"))  # an event's field values, as stored
 
 # Events after which a run's status differs: lists of runs re-render on these.
+# The events that move a run between the lists of runs and the inboxes (what EVERY_RUN subscribers hear).
 STATUS_EVENTS = frozenset(
-    {"workflow.runStart", "workflow.waitingForInput", "workflow.inputResolved", "workflow.runFinish"}
+    {
+        "workflow.runStart",
+        "workflow.waitingForInput",
+        "workflow.inputResolved",
+        "workflow.runFinish",
+        "workflow.voteCast",
+        "workflow.reassigned",
+    }
 )
 PREFIX = "workflow."
 

@@ -8,6 +8,7 @@ from flask import Flask, render_template
 from markupsafe import Markup
 
 from ..engine import Client, Run, RunStatus
+from .inbox import inbox_items
 from .viewer import EVERYONE, Viewer
 from .views import RunView, run_view
 
@@ -55,4 +56,13 @@ def index_fragments(client: Client) -> str:
     waiting = client.list_runs(status=RunStatus.WAITING, limit=50)
     return render_fragment("runs_list", oob=True, push=True, runs=recent) + render_fragment(
         "waiting_list", oob=True, push=True, waiting=[run_view(r) for r in waiting]
+    )
+
+
+def inbox_fragments(client: Client, viewer: Viewer, workflow: str = "") -> str:
+    """The inbox page's list and the header's count for ``viewer``, as out-of-band fragments."""
+    items = inbox_items(client, viewer, workflow)
+    count = client.inbox.count(viewer.name)
+    return render_fragment("inbox_list", oob=True, push=True, items=items) + render_fragment(
+        "inbox_count", oob=True, push=True, inbox_count=count
     )

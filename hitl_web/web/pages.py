@@ -19,10 +19,12 @@ from flask import (
 from werkzeug.wrappers import Response
 
 from ..approvals import Decider, Decision, decide_step
+from ..approvals.bulk import decide_picked, parse_picked
 from ..approvals.reassignments import parse_targets, reassign_step
-from ..engine import InvalidPayload, NotAllowed, RunNotFound, Step, UnknownWorkflow, get_workflow
+from ..engine import InvalidPayload, NotAllowed, RunNotFound, Step, UnknownWorkflow, get_workflow, workflow_names
 from ..engine.forms import form_model
 from .fragments import render_fragment
+from .inbox import inbox_items
 from .payload_form import StartForm, form_values, parse_submission, start_form, start_forms
 from .security import check_csrf, current_user, current_viewer, open_mode, sign_in, sign_out, signed_in
 from .state import approvers, client, realtime, signin_limits
@@ -100,6 +102,40 @@ def index(submitted: StartForm | None = None) -> str:
         after=realtime().last_all_id(),
         errors=get_flashed_messages(category_filter=["error"]),
     )
+
+
+@bp.get("/inbox")
+def inbox_page() -> str:
+    """The open asks the visitor may decide across all runs, soonest deadline first, live."""
+    workflow = request.args.get("workflow", "")[:200]
+    c = client()
+    viewer = with_groups(current_viewer(), c)
+    after = realtime().last_all_id()  # read first: a later event can only re-render more
+    items = inbox_items(c, viewer, workflow) if viewer.open_mode or viewer.approver else []
+    return render_template("inbox.html", items=items, workflow=workflow, workflows=workflow_names(), after=after)
+
+
+@bp.post("/inbox/bulk")
+def bulk_decide() -> Response | str:
+    """Approve or reject the asks picked in the inbox: a confirm page first, then each decided on its own."""
+    picked, choice = parse_picked(request.form.getlist("ask")), request.form.get("decision", "")
+    if not picked or choice not in {"approve", "reject"}:
+        flash("Pick one or more asks, then Approve or Reject.", "error")
+        return redirect(url_for("pages.inbox_page"), 303)
+    comment = (request.form.get("comment") or "")[:1000]
+    if request.form.get("confirm") != "yes":
+        runs = {ask.run_id: _run_or_none(ask.run_id) for ask in picked}
+        shown = [(ask, runs[ask.run_id]) for ask in picked]
+        return render_template("bulk.html", confirm=shown, choice=choice, comment=comment)
+    results = decide_picked(client(), decider(), picked, choice, comment, open_mode=open_mode())
+    return render_template("bulk.html", results=results, choice=choice)
+
+
+def _run_or_none(run_id: str) -> Any:
+    try:
+        return client().get_run(run_id)
+    except RunNotFound:
+        return None
 
 
 @bp.post("/runs")

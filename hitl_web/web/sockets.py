@@ -17,7 +17,7 @@ from flask_sock import Sock
 from ..engine import Client, RunNotFound
 from ..live.channel import newer
 from ..live.hub import CLOSE, EVERY_RUN, Hub
-from .fragments import index_fragments, run_fragments
+from .fragments import inbox_fragments, index_fragments, run_fragments
 from .security import current_viewer, same_origin, signed_in
 from .state import client, realtime
 from .viewer import with_groups
@@ -235,6 +235,20 @@ def index_socket(ws: Any) -> None:
         return index_fragments(reader or client())
 
     _follow(ws, EVERY_RUN, _after(), realtime().last_all_id, render)
+
+
+@sock.route("/ws/inbox")  # type: ignore[untyped-decorator]
+def inbox_socket(ws: Any) -> None:
+    """The inbox page's list and the header's count, re-rendered for this viewer when any run's asks move."""
+    _drop_incoming(ws)
+    viewer, workflow = current_viewer(), request.args.get("workflow", "")[:200]
+
+    def render(reader: Client | None) -> str:  # the hub's reader, or this socket's request's client
+        c = reader or client()
+        return inbox_fragments(c, with_groups(viewer, c), workflow)
+
+    # Each viewer's inbox is their own (their name, groups and filter): one render per viewer and filter.
+    _follow(ws, EVERY_RUN, _after(), realtime().last_all_id, render, f"{viewer.name}\n{workflow}")
 
 
 # The socket routes' own hooks (flask-sock's blueprint): the limits, read when it is registered.

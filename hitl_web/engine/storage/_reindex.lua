@@ -5,8 +5,8 @@ local function reindex(this, statuses, due)
   local f = fields(this, 'status', 'updated', 'finished', 'wait_index')
   if not f[1] then return false end
   if f[1] == 'waiting' then
-    local _, record = waiting_on(this, f[4])
-    local deadline = record and cjson.decode(record)['d']
+    local _, _, step = waiting_on(this, f[4])
+    local deadline = step and step['d']
     redis.call('ZADD', statuses.waiting, 'NX', deadline or f[2], this.id)
     if deadline then redis.call('ZREM', due, this.id) end  -- its deadline is kept in WAITING now
   else

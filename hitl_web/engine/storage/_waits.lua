@@ -35,27 +35,40 @@ local function waiters_of(waiters, many, event_id)
   return {cur}
 end
 -- The event id a waiting run waits on: its waiting step's record holds it (key 'e', see
--- models.STORED_KEYS), so the run hash does not repeat it. Also returns the record.
+-- models.STORED_KEYS), so the run hash does not repeat it. Also returns the record, and decoded.
 local function waiting_on(this, index)
   if not index then return false, false end
   local record = redis.call('LINDEX', this.steps, tonumber(index))
-  return record and cjson.decode(record)['e'], record
+  if not record then return nil, record end
+  local step = cjson.decode(record)
+  return step['e'], record, step
+end
+-- The inbox: each open ask is in one sorted set per entry of its approvers (a user, group:<name>,
+-- or '' for an ask any approver may decide: keys.py's inbox), scored by its deadline, as
+-- "<run id>:<index>", so an approver's open asks are a few ZRANGEs, never a scan of the runs.
+-- ``entries``: the step's approvers (nil: anyone); ``deadline``: nil to take the ask out.
+local function inbox(this, entries, index, deadline)
+  local member = this.id .. ':' .. index
+  for _, entry in ipairs(type(entries) == 'table' and entries or {''}) do
+    local key = inbox_key(this.prefix, entry)
+    if deadline then redis.call('ZADD', key, deadline, member) else redis.call('ZREM', key, member) end
+  end
 end
 -- The run stops waiting on the event id its step record at ``index`` names (a cancel, a timeout):
--- that event id is data, so its many_waiters key is found here.
+-- that event id is data, so its many_waiters key is found here; the ask leaves the inbox.
 local function leave_wait(waiters, this, index)
-  local on = waiting_on(this, index)
+  local on, _, step = waiting_on(this, index)
   if on then remove_waiter(waiters, many_waiters_key(this.prefix, on), on, this.id) end
+  if step then inbox(this, step['p'], index, nil) end
 end
 -- The decision policy, in the script that resolves a wait so that no entry point can skip it:
--- why ``principal`` may not decide the wait whose step record is ``record``, or nil when they may.
+-- why ``principal`` may not decide the wait whose step record is ``step`` (decoded), or nil when they may.
 -- A typed ask (its record names a form, 'fm') takes only a decision checked against that form
 -- (``form``, see forms.decision_data): 'form'. Beyond that, no principal (library code's plain notify)
 -- means no policy, as in Upstash. Reasons are models.Refusal: 'expired' (deadline passed),
 -- 'not_approver' (outside the wait's approvers), 'own_run' (separation of duties: the principal
 -- started the run).
-local function refusal(this, record, principal, now, form)
-  local step = cjson.decode(record)
+local function refusal(this, step, principal, now, form)
   if step['fm'] and step['fm'] ~= form then return 'form' end
   if not principal or principal == '' then return nil end
   if step['d'] and tonumber(step['d']) <= tonumber(now) then return 'expired' end
@@ -103,9 +116,8 @@ end
 -- with every vote and the tally, or, when the quorum can no longer be met, one of the system's own.
 -- The tally (JSON: approvals, needed, outcome once decided) comes third.
 -- A wait without a quorum, or a decision without a principal (library code), resolves as given.
-local function count_vote(this, index, record, principal, verdict, vote, resolution, now)
+local function count_vote(this, index, step, principal, verdict, vote, resolution, now)
   if principal == '' then return '', resolution end
-  local step = cjson.decode(record)
   local q = step['q']
   if not q then return '', resolution end
   local names, texts = 'voters:' .. index, 'votes:' .. index

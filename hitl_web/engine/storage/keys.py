@@ -41,6 +41,7 @@ LEGACY_RUN_KEYS: dict[str, tuple[str, str]] = {
 }
 STATUSES = ("running", "waiting", "completed", "failed", "cancelled")  # models.RunStatus, in index order
 GROUP = ":group:"  # <p>:group:<name>: a group's members (Keys.group)
+INBOX = ":inbox:"  # <p>:inbox:<approver entry>: the open asks for it (Keys.inbox)
 MANY = "*"  # in the waiters hash: several runs wait on this event id (never a run id)
 
 # A run's wake-up call is queued as "hitlrun_<12 hex>_<run id>" (RQ allows letters, digits, _ and -).
@@ -143,6 +144,13 @@ class Keys:
     def group(self, name: str) -> str:
         """Set of the members of approver group ``name`` (``group:<name>`` in a wait's approvers)."""
         return f"{self.prefix}{GROUP}{name}"
+
+    def inbox(self, entry: str) -> str:
+        """Sorted set of the open asks ("<run id>:<index>", by deadline) naming ``entry`` among their approvers.
+
+        ``entry`` is a user, ``group:<name>``, or '' for the asks any approver may decide.
+        """
+        return f"{self.prefix}{INBOX}{entry}"
 
     @cached_property
     def groups(self) -> str:

@@ -6,7 +6,7 @@ run, the queue's head), so both sides name a key the same way (``tests/test_scri
 
 from __future__ import annotations
 
-from .keys import GROUP, LEGACY_RUN_KEYS, MANY, NONCE_COUNT_HEX, NONCE_HEX, RUN_KEYS, WAKE_UP
+from .keys import GROUP, INBOX, LEGACY_RUN_KEYS, MANY, NONCE_COUNT_HEX, NONCE_HEX, RUN_KEYS, WAKE_UP
 
 
 def lua_helpers() -> str:
@@ -29,6 +29,7 @@ def lua_helpers() -> str:
             "end",
             f"local function many_waiters_key(p, event_id) return p .. {_lua(':waiters:')} .. event_id end",
             f"local function group_key(p, name) return p .. {_lua(GROUP)} .. name end",
+            f"local function inbox_key(p, entry) return p .. {_lua(INBOX)} .. entry end",
             f"local function wake_up_call(nonce, id) return {_lua(WAKE_UP)} .. nonce .. '_' .. id end",
             "-- The nonce of the n-th run a notify wakes: the notify's stem, then n in hex.",
             f"local function nth_nonce(stem, n) return stem .. string.format({count}, n % {wrap}) end",

@@ -15,9 +15,11 @@ if f[1] ~= 'waiting' or f[2] ~= index then
   return (f[1] and too_late(this, f[1], step['e'])) or 'decided'
 end
 if redis.call('LINDEX', steps, tonumber(index)) ~= was then return 'changed' end
-local why = refusal(this, was, principal, now, step['fm'] or '')
+local why = refusal(this, step, principal, now, step['fm'] or '')
 if why then return why end
 redis.call('LSET', steps, tonumber(index), record)
+inbox(this, step['p'], index, nil)
+inbox(this, cjson.decode(record)['p'], index, step['d'] or '+inf')
 redis.call('HSET', run, 'updated', now)
 append_journal(riding)
 return ''

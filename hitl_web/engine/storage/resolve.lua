@@ -25,17 +25,18 @@ local woken = 0
 for _, id in ipairs(ids) do
   local this = given_run or run_keys(prefix, id)
   local f = fields(this, 'status', 'wait_index')
-  local on, record
-  if f[1] == 'waiting' then on, record = waiting_on(this, f[2]) end
+  local on, record, step
+  if f[1] == 'waiting' then on, record, step = waiting_on(this, f[2]) end
   if on == event_id then
-    local outcome, taken, tally = refusal(this, record, principal, now, form), resolution, nil
+    local outcome, taken, tally = refusal(this, step, principal, now, form), resolution, nil
     if not outcome then
-      outcome, taken, tally = count_vote(this, f[2], record, principal, verdict, vote, resolution, now)
+      outcome, taken, tally = count_vote(this, f[2], step, principal, verdict, vote, resolution, now)
     end
     if outcome ~= '' then  -- refused, or a vote counted on an ask still open
       met(id, record, outcome, tally)
     else
       remove_waiter(waiters, many_waiters, event_id, id)
+      inbox(this, step['p'], f[2], nil)
       redis.call('HSET', this.run, 'status', 'running', 'resolution', taken, 'due', 'lease', 'owner', '',
         'updated', now)
       move_status(id, waiting, running, now)

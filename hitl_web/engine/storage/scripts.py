@@ -52,6 +52,10 @@ GROUPS = (
     "the members of each group a wait's approvers name (group:<name>)",
     "the group names are in the waiting step's record the script reads",
 )
+INBOXES = (
+    "the inbox of each entry of an ask's approvers (keys.py's inbox)",
+    "the approvers are in the ask's step record, or an argument taken from it",
+)
 WAITS_OF_STEPS = (
     "many_waiters of the event id a run's waiting step names",
     "the event id is in the step record the script reads",
@@ -167,6 +171,9 @@ WRITE_STEP = Spec(
     helpers=("journal", "_runs"),
     riders=True,
 )
+# approvers: the ask's, as JSON ('' : anyone), for the inbox.
+WAIT_ARGS: tuple[str, ...] = ("prefix", "run_id", "token", "records", "clear", "index", "event_id", "deadline", "now")
+WAIT_ARGS += (*HAND_OFF_ARGS, "approvers")
 WAIT = Spec(
     "wait",
     keys=(
@@ -181,11 +188,11 @@ WAIT = Spec(
         "waiting",
         *HAND_OFF_KEYS,
     ),
-    args=("prefix", "run_id", "token", "records", "clear", "index", "event_id", "deadline", "now", *HAND_OFF_ARGS),
+    args=WAIT_ARGS,
     decode=replies.waited,
     helpers=("journal", "_indexes", "_runs", "_waits"),
     riders=True,
-    found=(QUEUE_HEAD, GROUPS, LEGACY),
+    found=(QUEUE_HEAD, GROUPS, INBOXES, LEGACY),
 )
 # form: the typed ask's form the resolution was checked against ('' for none); verdict ('approve'
 # or 'reject') and vote (its receipt as JSON): what a quorum ask counts.
@@ -198,7 +205,7 @@ RESOLVE = Spec(
     args=RESOLVE_ARGS,
     decode=replies.resolved,
     helpers=("_indexes", "_runs", "_waits"),
-    found=(("the keys of each run waiting on the event id", "the waiters hash names them"), GROUPS, LEGACY),
+    found=(("the keys of each run waiting on the event id", "the waiters hash names them"), GROUPS, INBOXES, LEGACY),
 )
 SWEEP = Spec(
     "sweep",
@@ -209,6 +216,7 @@ SWEEP = Spec(
     found=(
         ("the keys of each due run, and of the runs the index walk visits", "DUE, WAITING and INDEX name them"),
         WAITS_OF_STEPS,
+        INBOXES,
         LEGACY,
     ),
 )
@@ -246,7 +254,7 @@ CANCEL = Spec(
     decode=replies.text,
     helpers=("journal", "_indexes", "_runs", "_waits"),
     riders=True,
-    found=(WAITS_OF_STEPS, LEGACY),
+    found=(WAITS_OF_STEPS, INBOXES, LEGACY),
 )
 READ = Spec("read", keys=RUN, args=("prefix", "run_id"), decode=replies.record, helpers=("_runs",), found=(LEGACY,))
 PAGE = Spec(
@@ -285,7 +293,7 @@ REASSIGN = Spec(
     decode=replies.text,
     helpers=("journal", "_indexes", "_runs", "_waits"),
     riders=True,
-    found=(GROUPS,),
+    found=(GROUPS, INBOXES),
 )
 
 SPECS: dict[str, Spec[Any]] = {

@@ -185,7 +185,8 @@ class RunStore(RunQueries):
         pending.add(index, step)
         hand_off = self._hand_off(take_next)
         args = dict(prefix=self.prefix, run_id=run_id, token=token, **pending.take(), index=index,
-                    event_id=step.event_id, deadline=repr(step.deadline), now=stamp(), **hand_off)  # fmt: skip
+                    event_id=step.event_id, deadline=repr(step.deadline), now=stamp(), **hand_off,
+                    approvers=dumps(step.approvers) if step.approvers else "")  # fmt: skip
         keys = self.keys.for_wait(run_id, step.event_id, self.queue_keys[0])
         reached = scripts.WAIT.call(self.redis, keys, args, self.journal.riders())
         handed = self._handed(reached.next, hand_off)

@@ -1,5 +1,6 @@
 -- Reaching a wait (scripts.WAIT): an early (lookback) notify for this run resolves it at once,
--- {'resolved', resolution}; otherwise the run registers as a waiter and stops holding a worker,
+-- {'resolved', resolution}; otherwise the run registers as a waiter (and its ask enters the inbox
+-- of each of its approvers) and stops holding a worker,
 -- which takes the next run: {'waiting', '', '', next}. A lookback decision the policy refuses for
 -- this wait (see refusal) is dropped and the wait stays open: {'refused', principal, reason, next}.
 -- {'lost'} when the execution no longer owns the run.
@@ -7,7 +8,8 @@ local run, steps, lookback, lookback_order, waiters, many_waiters = KEYS[1], KEY
 local due, running, waiting, queue = KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 local prefix, run_id, token, records, clear, index = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local event_id, deadline, now, next_token, next_lease = ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11]
-local riding = {keys = 11, args = 12}
+local approvers = ARGV[12]  -- the ask's approvers as JSON ('' : anyone), for the inbox
+local riding = {keys = 11, args = 13}
 append_journal(riding)
 local this = {id = run_id, prefix = prefix, run = run, steps = steps, lookback = lookback, lookback_order = lookback_order}
 local halt = own_and_record(this, token, records, clear, {'lost'})
@@ -18,10 +20,10 @@ if early then
   local kept = cjson.decode(early)
   local receipt = kept['receipt']
   local principal = type(receipt) == 'table' and type(receipt['by']) == 'string' and receipt['by'] or nil
-  local record = redis.call('LINDEX', steps, tonumber(index))
-  local why = refusal(this, record, principal, now, type(kept['form']) == 'string' and kept['form'] or '')
+  local step = cjson.decode(redis.call('LINDEX', steps, tonumber(index)))
+  local why = refusal(this, step, principal, now, type(kept['form']) == 'string' and kept['form'] or '')
   -- A quorum ask counts votes only once it is open: a decision kept before would be one voice deciding it.
-  if not why and principal and cjson.decode(record)['q'] then why = 'early_vote' end
+  if not why and principal and step['q'] then why = 'early_vote' end
   if not why then
     redis.call('HSET', run, 'resolution', early, 'wait_index', index, 'updated', now)
     return {'resolved', early}
@@ -29,6 +31,7 @@ if early then
   refused = {'refused', principal, why}
 end
 add_waiter(waiters, many_waiters, event_id, run_id)
+inbox(this, approvers ~= '' and cjson.decode(approvers) or nil, index, deadline)
 -- No owner, no wake-up call and no reason to be due (a waiting run is due for its deadline): three
 -- fields fewer for every waiting run.
 redis.call('HDEL', run, 'owner', 'due', 'job')

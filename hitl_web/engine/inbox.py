@@ -1,0 +1,66 @@
+"""The inbox: the open asks a principal may decide, across all runs, soonest deadline first.
+
+Every open ask is indexed under each entry of its approvers (``_waits.lua``'s ``inbox``): a user,
+``group:<name>``, or '' for an ask any approver may decide. A principal's inbox merges the sets of
+their name, their groups and '', so reading it costs the asks shown, never a scan of the runs.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+
+import redis
+
+from .groups import Groups, group_ref
+from .storage.keys import Keys
+
+ANYONE = ""  # the entry of the asks any approver may decide
+
+
+@dataclass(frozen=True, order=True)
+class Ask:
+    """One open ask in an inbox: its deadline, run and step."""
+
+    deadline: float
+    run_id: str
+    index: int
+
+
+class Inbox:
+    """Reads principals' inboxes (the scripts keep them)."""
+
+    def __init__(self, connection: redis.Redis, keys: Keys, groups: Groups) -> None:
+        self.redis = connection
+        self.keys = keys
+        self.groups = groups
+
+    def entries(self, principal: str) -> list[str]:
+        """The index entries an ask for ``principal`` is filed under: their name, groups, and anyone's."""
+        return [principal, *(group_ref(g) for g in self.groups.of(principal)), ANYONE]
+
+    def asks(self, principal: str, limit: int = 50, offset: int = 0) -> list[Ask]:
+        """``principal``'s open asks, soonest deadline first (an ask under several entries once)."""
+        if limit <= 0:
+            return []
+        entries = self.entries(principal)
+        with self.redis.pipeline(transaction=False) as pipe:
+            for entry in entries:
+                pipe.zrange(self.keys.inbox(entry), 0, offset + limit - 1, withscores=True)
+            replies = pipe.execute()
+        merged, seen = [], set()
+        for member, score in heapq.merge(*replies, key=lambda pair: pair[1]):
+            text = member.decode() if isinstance(member, bytes) else member
+            if text in seen:
+                continue
+            seen.add(text)
+            run_id, _, index = text.rpartition(":")
+            merged.append(Ask(float(score), run_id, int(index)))
+        return merged[offset : offset + limit]
+
+    def count(self, principal: str) -> int:
+        """How many open asks are filed for ``principal`` (an ask under two of their entries counts twice)."""
+        with self.redis.pipeline(transaction=False) as pipe:
+            for entry in self.entries(principal):
+                pipe.zcard(self.keys.inbox(entry))
+            return sum(pipe.execute())
