@@ -110,6 +110,14 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("HITL_JOURNAL_TTL", "HITL_STREAM_TTL"),
         description="a run's journal expires this many seconds after it finishes",
     )
+    audit_max_len: int = Field(
+        1_000_000,
+        ge=1000,
+        description="audit trail entries kept (decisions, votes, refusals, reassignments): export older ones first",
+    )
+    audit_readers: CommaSeparated = Field(
+        (), description="API principals who may export the audit trail (GET /api/audit), comma-separated"
+    )
     lookback_max: int = Field(
         16,
         ge=1,

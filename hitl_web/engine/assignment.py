@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from .errors import RunNotFound
 from .journal import Journal, entry
-from .models import Refusal, Step, StepStatus, StepType
+from .models import Refusal, Step, StepStatus, StepType, dumps
 from .storage import scripts
 from .storage.store import RunStore
 
@@ -64,7 +64,8 @@ def reassign(
         event = {"stepName": step.name, "index": index, "by": record["by"], "to": names,
                  "previous": step.approvers, "reason": why}  # fmt: skip
         args = dict(prefix=store.prefix, run_id=run_id, index=index, was=was, record=changed.to_json(),
-                    principal="" if operator else by, now=repr(now))  # fmt: skip
+                    principal="" if operator else by, now=repr(now), change=dumps(record),
+                    audit_max=store.settings.audit_max_len)  # fmt: skip
         riders = journal.riders_of([entry(run_id, "workflow.reassigned", event)])
         done = scripts.REASSIGN.call(store.redis, store.keys.for_reassign(run_id), args, riders)
         if done != CHANGED:

@@ -12,6 +12,7 @@ import redis
 from ..connections import connect
 from ..settings import Settings
 from .assignment import reassign
+from .audit import AuditTrail
 from .errors import InvalidEventData, InvalidRunId, NotAllowed, RunExists, RunNotFound
 from .execution import Engine
 from .forms import decision_data, is_typed
@@ -42,6 +43,7 @@ class Client:
         self.store = self.engine.store
         self.groups = Groups(connection, self.store.keys)  # group:<name> in a wait's approvers
         self.inbox = Inbox(connection, self.store.keys, self.groups)  # each principal's open asks
+        self.audit = AuditTrail(connection, self.store.keys)  # every human decision, vote, refusal, reassignment
 
     def trigger(
         self,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, current_app, g, request
+from flask import Blueprint, Response, current_app, g, request, stream_with_context
 from werkzeug.exceptions import HTTPException
 
 from ..approvals import Decider, Decision, decide
@@ -224,6 +224,27 @@ def reassign(run_id: str, index: int) -> JSONResponse:
         reason_code = done.refusal.value if done.refusal else None
         raise BadRequest(done.status, {"success": False, "error": done.message, "reason": reason_code})
     return {"success": True, "message": done.message, "approvers": client().get_run(run_id).steps[index].approvers}, 200
+
+
+@bp.get("/audit")
+def audit() -> Response:
+    """The audit trail as JSON lines, oldest first: ``?since=&until=`` (epoch seconds), ``&run=``, ``&principal=``.
+
+    In production only the principals in ``HITL_AUDIT_READERS`` may export it.
+    """
+    if not current_app.config["OPEN_MODE"] and g.principal not in current_app.config["AUDIT_READERS"]:
+        raise BadRequest(403, {"success": False, "error": "this principal may not read the audit trail"})
+    bounds: dict[str, float | None] = {}
+    for name in ("since", "until"):
+        raw = request.args.get(name)
+        try:
+            bounds[name] = float(raw) if raw else None
+        except ValueError:
+            raise BadRequest(400, {"success": False, "error": f"{name} must be a number (epoch seconds)"}) from None
+    run_id, principal = request.args.get("run"), request.args.get("principal")
+    entries = client().audit.entries(bounds["since"], bounds["until"], run_id, principal)
+    lines = (json.dumps(e, ensure_ascii=False) + "\n" for e in entries)
+    return Response(stream_with_context(lines), mimetype="application/x-ndjson")
 
 
 def decision_json(decision: Decision) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from .payload_form import StartForm, form_values, parse_submission, start_form, 
 from .security import check_csrf, current_user, current_viewer, open_mode, sign_in, sign_out, signed_in
 from .state import approvers, client, realtime, signin_limits
 from .viewer import with_groups
-from .views import VALUE_PREFIX, ApprovalView, approval_view, run_view
+from .views import VALUE_PREFIX, ApprovalView, approval_view, run_view, timeline
 
 bp = Blueprint("pages", __name__)
 
@@ -177,7 +177,8 @@ def run_page(run_id: str, refused: ApprovalView | None = None) -> str:
     view = run_view(run, with_groups(current_viewer(), client()))
     if refused is not None:
         view.approvals = [refused if a.index == refused.index else a for a in view.approvals]
-    return render_template("run.html", run=view, after=after, notices=notices)
+    trail = timeline(client(), run)
+    return render_template("run.html", run=view, after=after, notices=notices, timeline=trail)
 
 
 def _typed(run_id: str, index: int) -> bool:

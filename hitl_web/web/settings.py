@@ -45,6 +45,7 @@ def web_config(settings: Settings) -> dict[str, Any]:
         "REDIS_URL": settings.redis_url,
         "ENV_NAME": settings.env,
         "API_TOKENS": settings.api_tokens,
+        "AUDIT_READERS": list(settings.audit_readers),
         "REQUIRE_LOGIN_TO_VIEW": settings.require_login_to_view,
         "ALLOWED_ORIGINS": list(settings.allowed_origins),
         # Flask answers 400 to a Host header outside this list (None: any, for production behind a proxy).

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..approvals.decisions import describe_decision, shown_approver, when
-from ..engine import InvalidDecision, QuorumOutcome, Run, RunStatus, Step, StepStatus, StepType, Tally
+from ..engine import Client, InvalidDecision, QuorumOutcome, Run, RunStatus, Step, StepStatus, StepType, Tally
 from ..engine.forms import changes, form_model, options_of
 from .payload_form import FormField, form_fields
 from .viewer import EVERYONE, Viewer, not_offered
@@ -245,3 +245,30 @@ def run_view(run: Run, viewer: Viewer = EVERYONE) -> RunView:
         steps=[step_view(i, s) for i, s in enumerate(run.steps)],
         approvals=approvals,
     )
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One audit trail entry of a run, as its page lists it."""
+
+    at: str
+    kind: str
+    by: str
+    step: str
+    outcome: str
+    via: str
+
+
+TIMELINE_SCAN = 5000  # trail entries read for one page: the run's own, from when it started
+
+
+def timeline(client: Client, run: Run) -> list[TimelineEntry]:
+    """The run's audit trail entries, oldest first (decisions, votes, refusals, reassignments)."""
+    names = {i: s.name for i, s in enumerate(run.steps)}
+    shown = []
+    for e in client.audit.entries(since=run.created_at - 1, run_id=run.run_id, scan=TIMELINE_SCAN):
+        detail = e["detail"] if isinstance(e["detail"], dict) else {}
+        step = names.get(e["index"], "") if e["index"] is not None else ""
+        via = str(detail.get("via") or "")
+        shown.append(TimelineEntry(fmt_time(e["at"]), e["kind"], e["by"], step, e["outcome"], via))
+    return shown

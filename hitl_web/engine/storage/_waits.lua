@@ -88,6 +88,14 @@ local function refusal(this, step, principal, now, form)
   if step['o'] and redis.call('HGET', this.run, 'by') == principal then return 'own_run' end
   return nil
 end
+-- The audit trail: one stream entry per human decision, vote, refusal and reassignment, written in
+-- the script that makes (or refuses) the change, so no entry point can skip it. ``fields`` are what
+-- happened ('kind': decided, voted, refused, kept, reassigned), to which run and ask, by whom, its
+-- outcome, and 'detail' (the decision's receipt as its caller made it, or the reassignment); 'ask'
+-- is the SHA1 of the ask's step record as it was (the prompt the decision answered).
+local function to_audit(key, max, fields)
+  redis.call('XADD', key, 'MAXLEN', '~', max, '*', unpack(fields))
+end
 -- Quorum: a wait whose record has 'q' (a number of approvals, or 'all') resolves when that many
 -- distinct principals approved, or at the first rejection. Each principal's vote counts once; the
 -- votes so far are run fields 'voters:<index>' (their names, a JSON array) and 'votes:<index>' (a

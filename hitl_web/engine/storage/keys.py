@@ -133,6 +133,11 @@ class Keys:
         return f"{self.prefix}:rt:all"
 
     @cached_property
+    def audit(self) -> str:
+        """Stream of the audit trail: every human decision, vote, refusal and reassignment (``audit.py``)."""
+        return f"{self.prefix}:audit"
+
+    @cached_property
     def waiters(self) -> str:
         """Hash of event id -> the run waiting on it, or ``MANY`` (see ``many_waiters``)."""
         return f"{self.prefix}:waiters"
@@ -216,7 +221,7 @@ class Keys:
         run = self.of(run_id).named() if run_id else dict.fromkeys(RUN_KEYS, "")
         return {"waiters": self.waiters, "many_waiters": self.many_waiters(event_id), "due": self.due,
                 "running": self.statuses["running"], "waiting": self.statuses["waiting"], "queue": queue,
-                "queues": queues, **run}  # fmt: skip
+                "queues": queues, **run, "audit": self.audit}  # fmt: skip
 
     def for_sweep(self) -> dict[str, str]:
         """KEYS of sweep.lua."""
@@ -263,7 +268,7 @@ class Keys:
 
     def for_reassign(self, run_id: str) -> dict[str, str]:
         """KEYS of reassign.lua."""
-        return {"run": self._key("run", run_id), "steps": self._key("steps", run_id)}
+        return {"run": self._key("run", run_id), "steps": self._key("steps", run_id), "audit": self.audit}
 
     def for_waiters(self, event_id: str) -> dict[str, str]:
         """KEYS of waiters.lua."""

@@ -5,9 +5,10 @@
 -- the change: a vote after it meets the new approvers. The entries riding along announce it.
 -- Returns '' (reassigned), 'changed' (the record moved on since it was read: read it again), or a
 -- models.Refusal ('decided', 'closed', and the policy's own).
-local run, steps = KEYS[1], KEYS[2]
+local run, steps, audit = KEYS[1], KEYS[2], KEYS[3]
 local prefix, run_id, index, was, record, principal, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
-local riding = {keys = 3, args = 8}
+local change, audit_max = ARGV[8], ARGV[9]
+local riding = {keys = 4, args = 10}
 local this = {id = run_id, prefix = prefix, run = run, steps = steps}
 local f = redis.call('HMGET', run, 'status', 'wait_index')
 local step = cjson.decode(was)
@@ -15,7 +16,10 @@ if f[1] ~= 'waiting' or f[2] ~= index then
   return (f[1] and too_late(this, f[1], step['e'])) or 'decided'
 end
 if redis.call('LINDEX', steps, tonumber(index)) ~= was then return 'changed' end
+local by = cjson.decode(change)['by']
 local why = refusal(this, step, principal, now, step['fm'] or '')
+to_audit(audit, audit_max, {'kind', why and 'refused' or 'reassigned', 'run', run_id, 'index', index, 'event',
+  step['e'] or '', 'by', by, 'outcome', why or 'reassigned', 'detail', change, 'ask', redis.sha1hex(was)})
 if why then return why end
 redis.call('LSET', steps, tonumber(index), record)
 inbox(this, step['p'], index, nil)

@@ -7,10 +7,10 @@
 -- Returns {kept, run id, its waiting step's record, outcome ('' resolved, 'counted' a vote counted
 -- on an ask still open, else a models.Refusal), the quorum's tally as JSON ('' for none), ...}.
 local waiters, many_waiters, due, running, waiting, queue, queues = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
-local run, steps, journal, lookback, lookback_order = KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12]
+local run, steps, journal, lookback, lookback_order, audit = KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13]
 local prefix, event_id, resolution, only, now, lease = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local keep, nonce_stem, principal, keep_max, form = ARGV[7], ARGV[8], ARGV[9], tonumber(ARGV[10]), ARGV[11]
-local verdict, vote = ARGV[12], ARGV[13]
+local verdict, vote, audit_max = ARGV[12], ARGV[13], ARGV[14]
 local ids, given_run = {only}, nil
 if only ~= '' then
   given_run = given(prefix, only, run, steps, journal, lookback, lookback_order)
@@ -18,8 +18,15 @@ else
   ids = waiters_of(waiters, many_waiters, event_id)
 end
 local out = {0}
-local function met(id, record, outcome, tally)
+-- What happened to run ``id`` (its ask's step ``index`` and ``record``): in the reply, and, for a
+-- principal's decision (library code's plain notify is none), in the audit trail.
+local function met(id, index, record, outcome, tally)
   for _, value in ipairs({id, record, outcome, tally or ''}) do table.insert(out, value) end
+  if principal ~= '' then
+    local kind = (outcome == '' and 'decided') or (outcome == 'counted' and 'voted') or 'refused'
+    to_audit(audit, audit_max, {'kind', kind, 'run', id, 'index', index or '', 'event', event_id, 'by', principal,
+      'outcome', outcome, 'detail', vote, 'ask', record ~= '' and redis.sha1hex(record) or ''})
+  end
 end
 local woken = 0
 for _, id in ipairs(ids) do
@@ -33,7 +40,7 @@ for _, id in ipairs(ids) do
       outcome, taken, tally = count_vote(this, f[2], step, principal, verdict, vote, resolution, now)
     end
     if outcome ~= '' then  -- refused, or a vote counted on an ask still open
-      met(id, record, outcome, tally)
+      met(id, f[2], record, outcome, tally)
     else
       remove_waiter(waiters, many_waiters, event_id, id)
       inbox(this, step['p'], f[2], nil)
@@ -43,17 +50,21 @@ for _, id in ipairs(ids) do
       redis.call('ZADD', due, lease, id)
       wake(queue, queues, nth_nonce(nonce_stem, woken), this)
       woken = woken + 1
-      met(id, record, '', tally)
+      met(id, f[2], record, '', tally)
     end
   elseif only == '' then
     remove_waiter(waiters, many_waiters, event_id, id)  -- not waiting on it any more: nothing to keep
   else
     local late = principal ~= '' and f[1] and too_late(this, f[1], event_id)
     if late then
-      met(id, '', late)
+      met(id, nil, '', late)
     elseif keep == '1' and (f[1] == 'running' or f[1] == 'waiting') then
       keep_lookback(this, event_id, resolution, keep_max)
       out[1] = 1
+      if principal ~= '' then
+        to_audit(audit, audit_max, {'kind', 'kept', 'run', id, 'index', '', 'event', event_id, 'by', principal,
+          'outcome', 'kept', 'detail', vote, 'ask', ''})
+      end
     end
   end
 end

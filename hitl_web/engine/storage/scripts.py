@@ -197,11 +197,11 @@ WAIT = Spec(
 # form: the typed ask's form the resolution was checked against ('' for none); verdict ('approve'
 # or 'reject') and vote (its receipt as JSON): what a quorum ask counts.
 RESOLVE_ARGS: tuple[str, ...] = ("prefix", "event_id", "resolution", "only", "now", "lease", "keep", "nonce_stem")
-RESOLVE_ARGS += ("principal", "keep_max", "form", "verdict", "vote")
+RESOLVE_ARGS += ("principal", "keep_max", "form", "verdict", "vote", "audit_max")
 RESOLVE = Spec(
     "resolve",
     # RUN: the given run's keys ('' each when the notify names no run).
-    keys=("waiters", "many_waiters", "due", "running", "waiting", "queue", "queues", *RUN),
+    keys=("waiters", "many_waiters", "due", "running", "waiting", "queue", "queues", *RUN, "audit"),
     args=RESOLVE_ARGS,
     decode=replies.resolved,
     helpers=("_indexes", "_runs", "_waits"),
@@ -288,8 +288,9 @@ WAITERS = Spec(
 
 REASSIGN = Spec(
     "reassign",
-    keys=("run", "steps"),
-    args=("prefix", "run_id", "index", "was", "record", "principal", "now"),  # was: the record as read
+    keys=("run", "steps", "audit"),
+    # was: the record as read; change: the reassignment as the audit trail keeps it (JSON)
+    args=("prefix", "run_id", "index", "was", "record", "principal", "now", "change", "audit_max"),
     decode=replies.text,
     helpers=("journal", "_indexes", "_runs", "_waits"),
     riders=True,

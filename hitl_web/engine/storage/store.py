@@ -217,7 +217,8 @@ class RunStore(RunQueries):
                     now=stamp(now), lease=self._lease_deadline(now), keep="1" if lookback else "0",
                     nonce_stem=new_nonce(NONCE_STEM_HEX), principal=principal,
                     keep_max=max(self.settings.lookback_max, 1), form=form,
-                    verdict="approve" if vote[0] else "reject", vote=vote[1])  # fmt: skip
+                    verdict="approve" if vote[0] else "reject", vote=vote[1],
+                    audit_max=self.settings.audit_max_len)  # fmt: skip
         done = scripts.RESOLVE.call(self.redis, self.keys.for_resolve(event_id, run_id, *self.queue_keys), args)
         waiters, refused, counted = [], [], []
         for outcome in done.outcomes:
