@@ -1,7 +1,7 @@
 """The audit trail: every human decision, vote, refusal and reassignment, as the scripts recorded it.
 
 The scripts that decide, count, refuse and reassign write each entry to one stream (``_waits.lua``'s
-``audit``) in the same step as the change, so the trail cannot miss one. Entries are read here, in
+``to_audit``) in the same step as the change, so the trail cannot miss one. Entries are read here, in
 order, filtered by time, run and principal: ``GET /api/audit`` exports them as JSON lines.
 """
 
