@@ -38,6 +38,14 @@ def bench_wait(context: WorkflowContext) -> None:
     context.run("resume", lambda: conn().rpush(resumed_key(), f"{run_id} {time.time()!r}"))
 
 
+@workflow("bench-quorum", retries=0)
+def bench_quorum(context: WorkflowContext) -> None:
+    """``bench-wait`` with a quorum: two distinct approvers' votes on ``bench-<run id>`` resume it."""
+    context.wait_for_event("wait", f"bench-{context.workflow_run_id}", timeout="1h", quorum=2)
+    run_id = context.workflow_run_id
+    context.run("resume", lambda: conn().rpush(resumed_key(), f"{run_id} {time.time()!r}"))
+
+
 def baseline_job(prefix: str, run_id: str) -> None:
     """The naive baseline: an RQ job that blocks its worker on a list until the decision arrives."""
     r = conn()

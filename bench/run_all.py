@@ -14,6 +14,7 @@ START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 SETTLE_SECONDS = 3.0
 SCRIPTS = [
     "notify_resume",
+    "decision_paths",
     "emit_browser",
     "open_sockets",
     "waiting_capacity",
@@ -57,6 +58,12 @@ def measured(r: dict[str, Any]) -> str:
         return (
             f"GET / p50 {low[page]['p50']} ms at {r['smallest']:,} runs, {high[page]['p50']} ms at {r['largest']:,}; "
             f"index push p50 {low[push]['p50']} -> {high[push]['p50']} ms"
+        )
+    if figure == "decision paths":
+        form, vote = r["form"], r["quorum_vote"]
+        return (
+            f"form p50 {form['p50']} ms, p99 {form['p99']} ms; "
+            f"quorum's deciding vote p50 {vote['p50']} ms, p99 {vote['p99']} ms"
         )
     if figure == "inbox scale":
         sizes = r["sizes"]
