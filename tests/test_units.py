@@ -122,3 +122,18 @@ def test_step_records_are_stored_compactly_and_read_back_whole() -> None:
     assert Step.from_json(plain.to_json()) == plain
     legacy = '{"name":"work","type":"run","status":"completed","started_at":1.5,"result":[1],"attempts":2}'
     assert Step.from_json(legacy) == Step("work", StepType.RUN, StepStatus.COMPLETED, 1.5, result=[1], attempts=2)
+
+
+def test_a_receipt_reads_back_what_any_caller_gave_and_stamps_only_once() -> None:
+    from hitl_web.engine import Receipt
+
+    given = Receipt.of({"by": "ada", "via": "api", "ticket": "OPS-7"})
+    assert given is not None and given.by == "ada" and given.extra == {"ticket": "OPS-7"}
+    stamped = given.stamped(100.0).proposing({"amount": "5"})
+    assert stamped.stamped(200.0).at == 100.0  # a time already set stays
+    stored = stamped.to_dict()
+    assert stored == {"by": "ada", "at": 100.0, "via": "api", "decision": None, "comment": None, "ip": None,
+                      "proposed": {"amount": "5"}, "ticket": "OPS-7"}  # fmt: skip
+    assert Receipt.of(stored) == stamped  # the stored form reads back as the same receipt
+    assert stamped.answering("abc").vote(False) == {**stored, "prompt_sha256": "abc", "approve": False}
+    assert Receipt.of(None) is None and Receipt.of(stamped) is stamped

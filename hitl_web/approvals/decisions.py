@@ -29,6 +29,7 @@ from ..engine import (
 )
 from ..engine.forms import options_of
 from ..engine.models import Refusal, Waiter
+from ..engine.receipts import Receipt
 
 # HTTP-style statuses, shared by the pages, the API and the CLI's exit code.
 OK, KEPT, INVALID, FORBIDDEN, NOT_FOUND, CONFLICT = 200, 202, 400, 403, 404, 409
@@ -92,16 +93,9 @@ def describe_decision(event_data: Any, step: Step | None = None) -> str:
     return json.dumps(event_data, ensure_ascii=False, sort_keys=True)
 
 
-def receipt_for(decider: Decider, event_data: Any, comment: str = "") -> dict[str, Any]:
+def receipt_for(decider: Decider, event_data: Any, comment: str = "") -> Receipt:
     """The receipt stored with the resolution: who, when, how, what (the prompt's hash is added on resolve)."""
-    return {
-        "by": decider.name,
-        "at": time.time(),
-        "via": decider.via,
-        "decision": event_data,
-        "comment": comment or None,
-        "ip": decider.ip or None,
-    }
+    return Receipt(decider.name, time.time(), decider.via, event_data, comment or None, decider.ip or None)
 
 
 def wait_index(run: Run, event_id: str) -> int | None:

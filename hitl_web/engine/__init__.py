@@ -25,6 +25,7 @@ from .forms import InvalidDecision
 from .middleware import WorkflowMiddleware
 from .models import Run, RunStatus, Step, StepStatus, StepType, Waiter, WaitResult
 from .quorum import QuorumOutcome, Tally
+from .receipts import Receipt
 from .registry import RetryPolicy, get_workflow, use, workflow, workflow_names
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "NonRetryableError",
     "NotAllowed",
     "QuorumOutcome",
+    "Receipt",
     "ResultNotSerializable",
     "RetryPolicy",
     "Run",

@@ -20,6 +20,7 @@ from .groups import Groups
 from .inbox import Inbox
 from .models import Refusal, Resolution, Run, RunStatus, Step, Waiter, dumps
 from .quorum import approves
+from .receipts import Receipt
 from .registry import get_workflow
 
 RUN_ID = re.compile(r"[A-Za-z0-9_\-]{1,128}")
@@ -79,7 +80,7 @@ class Client:
         event_data: Any = None,
         workflow_run_id: str | None = None,
         *,
-        receipt: dict[str, Any] | None = None,
+        receipt: Receipt | dict[str, Any] | None = None,
         lookback: bool = True,
     ) -> list[Waiter]:
         """Resolve the waits on ``event_id``; the runs notified (none: ``[]``, and nothing is stored).
@@ -96,7 +97,7 @@ class Client:
         event_data: Any = None,
         workflow_run_id: str | None = None,
         *,
-        receipt: dict[str, Any] | None = None,
+        receipt: Receipt | dict[str, Any] | None = None,
         lookback: bool = True,
         ask: Step | None = None,
     ) -> Resolution:
@@ -112,25 +113,24 @@ class Client:
         if not isinstance(event_id, str) or not event_id:
             raise ValueError("event_id must be a non-empty string")
         form = ""
+        given = Receipt.of(receipt)
         if ask is not None and is_typed(ask):
             event_data, form = decision_data(ask, event_data), ask.form or ""
-            if receipt is not None and ask.initial is not None:
-                receipt = {**receipt, "proposed": ask.initial}
+            given = given.proposing(ask.initial) if given is not None else None
         try:
             dumps(event_data)
         except (TypeError, ValueError) as exc:
             raise InvalidEventData(f"event data is not JSON-serialisable: {exc}") from None
         now = time.time()
-        if receipt is not None:
-            receipt = {"at": now, **receipt}
-        resolution: dict[str, Any] = {"event_data": event_data, "timeout": False, "at": now, "receipt": receipt}
+        given = given.stamped(now) if given is not None else None
+        stored = given.to_dict() if given is not None else None
+        resolution: dict[str, Any] = {"event_data": event_data, "timeout": False, "at": now, "receipt": stored}
         if form:
             resolution["form"] = form  # a kept (lookback) decision names it too: wait.lua checks it
-        principal = str(receipt.get("by") or "") if receipt else ""
+        principal = given.by if given is not None else ""
         approve, ballot = approves(event_data), ""
-        if principal:  # what a quorum ask counts: the vote's own receipt (with the prompt's hash when known)
-            prompt = {"prompt_sha256": ask.prompt_sha256()} if ask is not None else {}
-            ballot = dumps({**(receipt or {}), "approve": approve, **prompt})
+        if given is not None and principal:  # what a quorum ask counts: the vote's own receipt
+            ballot = dumps((given.answering(ask.prompt_sha256()) if ask is not None else given).vote(approve))
         # Each resumed run's wake-up call is queued already.
         done = self.store.resolve(
             event_id, resolution, workflow_run_id, lookback=lookback, principal=principal, form=form,

@@ -167,7 +167,7 @@ def apply_resolution(step: Step, resolution: dict[str, Any]) -> None:
         # The prompt a decision answered is the wait it resolved: every entry point's receipt (form,
         # API, CLI, a lookback decision) gets the same fingerprint, with no read before the notify.
         receipt = {**receipt, "prompt_sha256": step.prompt_sha256()}
-    step.receipt = receipt
+    step.receipt = receipt  # the stored form of a ``receipts.Receipt`` (``Receipt.of`` reads it back)
 
 
 def dumps(value: Any) -> str:
