@@ -7,7 +7,6 @@ import time
 from typing import Any
 
 import redis
-from rq import Queue
 
 from ..settings import Settings
 from .context import WorkflowContext, to_json_value
@@ -29,6 +28,7 @@ from .storage.keys import WAKE_UP as WAKE_UP
 from .storage.keys import run_of_wake_up as run_of_wake_up
 from .storage.keys import wake_up_id
 from .storage.store import Claim, Handed, Pending, RunStore, new_token
+from .worker.queues import run_queue
 
 log = logging.getLogger("hitl_web.runs")
 
@@ -42,7 +42,7 @@ class Engine:
     def __init__(self, connection: redis.Redis, settings: Settings) -> None:
         self.settings = settings
         self.redis = connection
-        self.queue = Queue(settings.queue_name, connection=connection)
+        self.queue = run_queue(settings.queue_name, connection)
         bounds = JournalBounds(max_len=settings.journal_max_len, ttl_seconds=settings.journal_ttl)
         self.journal = Journal(connection, settings.key_prefix, bounds)
         self.store = RunStore(connection, settings, (self.queue.key, self.queue.redis_queues_keys), self.journal)
