@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import redis
 from flask import Flask
 
 from hitl_web import create_app
 from hitl_web.engine import Client, RunStatus
 from hitl_web.settings import Settings
 from hitl_web.web.auth import Approvers
-from tests.conftest import PASSWORD, TEST_SECRET, Workers, signed_in, wait_for_status
+from tests.conftest import PASSWORD, TEST_SECRET, Workers, signed_in, wait_for_status, wait_until
 
 
 def ask(client: Client, payload: dict[str, Any], by: str | None = None) -> str:
@@ -79,3 +80,26 @@ def test_the_inbox_page_lists_what_the_approver_may_decide(
     assert refund in carol and mine not in carol and own not in carol  # refund-review: any approver's
     visitor = signed_in(app, None).get("/inbox").get_data(as_text=True)
     assert 'data-testid="sign-in-for-inbox"' in visitor and mine not in visitor
+
+
+def test_asks_opened_before_the_inbox_index_are_filed_by_the_sweepers_walk(
+    workers: Workers, client: Client, rconn: redis.Redis
+) -> None:
+    workers.start(1)
+    old = ask(client, {"approvers": ["carol", "group:finance"]})
+    anyone = client.trigger("human-in-loop", {"userId": "u", "action": "a"})
+    wait_for_status(client, anyone, RunStatus.WAITING)
+    workers.stop_all()
+    keys = client.store.keys
+    # As an earlier version left them: no inbox entries, and the walk never ran.
+    rconn.delete(keys.inbox("carol"), keys.inbox("group:finance"), keys.inbox(""), keys.inboxed)
+    assert inbox(client, "carol") == []
+    client.groups.add("finance", "alice")
+    workers.start(1)  # the upgraded worker's sweeps walk the runs
+    wait_until(lambda: inbox(client, "carol") == [anyone, old], timeout=20)
+    assert inbox(client, "alice") == [anyone, old]
+    assert rconn.get(keys.inboxed) in ("done", b"done")
+    rconn.delete(keys.inboxed)
+    while not client.store.upgrades.backfill_inbox(count=1):  # and again by hand, a run a call: idempotent
+        pass
+    assert inbox(client, "carol") == [anyone, old] and client.inbox.count("carol") == 2

@@ -104,10 +104,10 @@ def test_the_migration_goes_a_batch_at_a_time_and_resumes(client: Client, rconn:
         waiting(rconn, p, f"old-{i}", f"ev-old-{i}")
     new = client.trigger("waiter", {"event_id": "ev-new"})
     calls = 0
-    while not client.store.migrate(count=3):  # the cursor goes on where the last call stopped
+    while not client.store.upgrades.migrate(count=3):  # the cursor goes on where the last call stopped
         calls += 1
         assert calls < 10
     assert calls == 2 and old_keys(rconn, p) == [] and rconn.get(client.store.keys.layout) == "done"
     assert [client.get_run(f"old-{i}").status for i in range(7)] == [RunStatus.WAITING] * 7
     assert client.get_run(new).status is RunStatus.RUNNING
-    assert client.store.migrate()  # done: one GET
+    assert client.store.upgrades.migrate()  # done: one GET

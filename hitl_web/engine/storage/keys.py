@@ -187,6 +187,11 @@ class Keys:
         return f"{self.prefix}:indexed"
 
     @cached_property
+    def inboxed(self) -> str:
+        """The cursor of the walk filing asks opened before the inbox index existed (``inbox_backfill.lua``)."""
+        return f"{self.prefix}:inboxed"
+
+    @cached_property
     def layout(self) -> str:
         """The cursor of the runs stored before the hash tags, taking their keys' names (``migrate.lua``)."""
         return f"{self.prefix}:layout"
@@ -230,6 +235,10 @@ class Keys:
     def for_migrate(self) -> dict[str, str]:
         """KEYS of migrate.lua."""
         return {"index": self.index, "layout": self.layout}
+
+    def for_inbox_backfill(self) -> dict[str, str]:
+        """KEYS of inbox_backfill.lua."""
+        return {"index": self.index, "inboxed": self.inboxed}
 
     def for_renew(self, run_id: str) -> dict[str, str]:
         """KEYS of renew.lua."""

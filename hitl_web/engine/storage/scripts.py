@@ -228,6 +228,14 @@ MIGRATE = Spec(
     helpers=("_runs", "_reindex"),
     found=(("the keys of the runs the walk visits", "INDEX names them"), LEGACY),
 )
+INBOX_BACKFILL = Spec(
+    "inbox_backfill",
+    keys=("index", "inboxed"),
+    args=("prefix", "count"),
+    decode=replies.flag,
+    helpers=("_indexes", "_runs", "_waits", "_reindex"),
+    found=(("the keys of the runs the walk visits", "INDEX names them"), INBOXES, LEGACY),
+)
 RENEW = Spec("renew", keys=("run", "due"), args=("run_id", "token", "lease"), decode=replies.flag, helpers=("_runs",))
 PARK = Spec(
     "park",
@@ -301,7 +309,7 @@ SPECS: dict[str, Spec[Any]] = {
     s.name: s
     for s in (
         TRIGGER, CLAIM, HANDOFF, WRITE_STEP, WAIT, RESOLVE, SWEEP, MIGRATE, RENEW, PARK, FINISH, CANCEL, READ, PAGE,
-        TAKE_MOVED, APPEND, WAKE, WAITERS, REASSIGN,
+        TAKE_MOVED, APPEND, WAKE, WAITERS, REASSIGN, INBOX_BACKFILL,
     )
 }  # fmt: skip
 

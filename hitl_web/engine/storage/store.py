@@ -23,6 +23,7 @@ from .keys import NONCE_STEM_HEX, Keys, new_nonce
 from .queries import RunQueries, waiter
 from .replies import Claim as Claim
 from .replies import NextRun
+from .upgrades import Upgrades
 
 
 def stamp(t: float | None = None) -> str:
@@ -95,6 +96,7 @@ class RunStore(RunQueries):
         self.queue_keys = queue_keys
         self.prefix = settings.key_prefix
         self.keys = Keys(self.prefix)
+        self.upgrades = Upgrades(connection, self.keys)  # data of earlier versions, walked by the sweepers
         # The journal entries an execution made go with its next write: they cost no round trip of
         # their own, and never reach Redis before the state they announce.
         self.journal = journal
@@ -241,10 +243,6 @@ class RunStore(RunQueries):
         args = dict(prefix=self.prefix, now=repr(now), lease=self._lease_deadline(now), limit=limit, timeout=timeout,
                     ttl=self.settings.finished_run_ttl)  # fmt: skip
         return [(d.run_id, d.why, d.nonce) for d in scripts.SWEEP.call(self.redis, self.keys.for_sweep(), args)]
-
-    def migrate(self, count: int = 500) -> bool:
-        """Rename up to ``count`` more runs stored before the hash tags (``migrate.lua``); True once all were."""
-        return scripts.MIGRATE.call(self.redis, self.keys.for_migrate(), dict(prefix=self.prefix, count=count))
 
     def renew(self, run_id: str, token: str) -> bool:
         """Extend the lease of the execution ``token``; False when it lost the run."""

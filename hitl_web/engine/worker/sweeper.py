@@ -27,9 +27,9 @@ class Sweeper(threading.Thread):
         self.executing = executing  # whose current run's lease this thread renews
         self.worker = worker  # whose heartbeat this thread beats, and whose idle state it shows
         self.stopped = threading.Event()
-        # Until a migrate call says every run was renamed, each sweep renames a batch more of the runs
-        # stored before the keys had hash tags; then this process calls it no more.
-        self.migrated = False
+        # Until the walks over data of earlier versions are done (storage/upgrades.py), each sweep
+        # takes a batch more of them; then this process calls them no more.
+        self.upgraded = False
 
     def run(self) -> None:
         """Loop until stopped; a Redis outage is waited out with backoff, any other error logged and retried."""
@@ -63,8 +63,8 @@ class Sweeper(threading.Thread):
 
     def sweep_once(self) -> int:
         """Act on everything due now; returns how many runs were handed to a job."""
-        if not self.migrated:
-            self.migrated = self.engine.store.migrate()
+        if not self.upgraded:
+            self.upgraded = self.engine.store.upgrades.step()
         enqueued = 0
         for run_id, why, nonce in self.engine.store.sweep():
             if why is DueReason.QUEUED and self.engine.still_queued(run_id, nonce):
