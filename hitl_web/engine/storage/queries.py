@@ -1,4 +1,4 @@
-"""The read model of the run store: a run, its waiters, and pages of runs, each read by one script."""
+"""The read model of the run store: a run, its waiters, pages of runs, and what a notify met."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ import json
 import redis
 
 from ..errors import RunNotFound
-from ..models import Run, RunStatus, Step, Waiter, apply_resolution
+from ..models import Refusal, Resolution, Run, RunStatus, Step, Waiter, apply_resolution
+from ..quorum import COUNTED, Tally
 from .keys import Keys
-from .replies import Record
+from .replies import Record, Resolved
 from .scripts import PAGE, READ, WAITERS
 
 
@@ -52,6 +53,20 @@ class RunQueries:
             },
         )
         return [build_run(row.run_id, row.record) for row in rows]
+
+
+def resolution_of(event_id: str, done: Resolved) -> Resolution:
+    """What ``resolve.lua`` did to each run it met: resumed, a vote counted, or refused (and why)."""
+    waiters, refused, counted = [], [], []
+    for outcome in done.outcomes:
+        found = waiter(outcome.run_id, event_id, outcome.record)
+        if outcome.refusal == COUNTED:
+            counted.append((found, Tally.from_dict(json.loads(outcome.tally)) or Tally(0, 0)))
+        elif outcome.refusal:
+            refused.append((found, Refusal(outcome.refusal)))
+        else:
+            waiters.append(found)
+    return Resolution(waiters, refused, done.kept, counted)
 
 
 def waiter(run_id: str, event_id: str, record: bytes | str | None) -> Waiter:

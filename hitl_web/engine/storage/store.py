@@ -6,7 +6,6 @@ Keys come from ``keys.py``, replies are decoded by the specs (``replies.py``), r
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -16,11 +15,10 @@ import redis
 
 from ...settings import Settings
 from ..journal import Journal, entry
-from ..models import NotClaimed, Refusal, Resolution, RunStatus, Step, WaitOutcome, dumps
-from ..quorum import COUNTED, Tally
+from ..models import NotClaimed, Resolution, RunStatus, Step, WaitOutcome, dumps
 from . import scripts
 from .keys import NONCE_STEM_HEX, Keys, new_nonce
-from .queries import RunQueries, waiter
+from .queries import RunQueries, resolution_of
 from .replies import Claim as Claim
 from .replies import NextRun
 from .upgrades import Upgrades
@@ -222,16 +220,7 @@ class RunStore(RunQueries):
                     verdict="approve" if vote[0] else "reject", vote=vote[1],
                     audit_max=self.settings.audit_max_len)  # fmt: skip
         done = scripts.RESOLVE.call(self.redis, self.keys.for_resolve(event_id, run_id, *self.queue_keys), args)
-        waiters, refused, counted = [], [], []
-        for outcome in done.outcomes:
-            found = waiter(outcome.run_id, event_id, outcome.record)
-            if outcome.refusal == COUNTED:
-                counted.append((found, Tally.from_dict(json.loads(outcome.tally)) or Tally(0, 0)))
-            elif outcome.refusal:
-                refused.append((found, Refusal(outcome.refusal)))
-            else:
-                waiters.append(found)
-        return Resolution(waiters, refused, done.kept, counted)
+        return resolution_of(event_id, done)
 
     def sweep(self, limit: int = 500) -> list[tuple[str, str, str]]:
         """Act on everything due now; ``(run id, why, last wake-up nonce)`` for each run that may need a job.
