@@ -16,7 +16,7 @@ from .models import Refusal, Step, StepStatus, StepType, dumps
 from .storage import scripts
 from .storage.store import RunStore
 
-CHANGED = "changed"  # reassign.lua: the record changed since it was read (a vote, a reassignment)
+CHANGED = "changed"  # reassign.lua: the ask's record changed since it was read (another reassignment)
 NAME_MAX, REASON_MAX, TARGETS_MAX = 64, 500, 50
 
 
@@ -47,7 +47,7 @@ def reassign(
     names, why = targets(to), reason.strip()
     if not why or len(why) > REASON_MAX:
         raise InvalidReassignment(f"say why, in at most {REASON_MAX} characters")
-    for _ in range(5):  # each retry follows a vote or another reassignment that came in between
+    for _ in range(5):  # each retry follows another reassignment that came in between
         was = store.redis.lindex(store.keys.steps(run_id), index) if index >= 0 else None
         if was is None:
             if not store.redis.exists(store.keys.run(run_id)):

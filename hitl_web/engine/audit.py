@@ -15,12 +15,9 @@ from typing import Any
 import redis
 
 from .storage.keys import Keys
+from .storage.replies import text
 
 BATCH = 500
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
 
 
 def entry(stream_id: str, fields: dict[str, str]) -> dict[str, Any]:
@@ -70,12 +67,12 @@ class AuditTrail:
             batch: list[Any] = list(self.redis.xrange(self.key, start, end, count=BATCH) or [])
             read += len(batch)
             for raw_id, raw in batch:
-                fields = {_text(k): _text(v) for k, v in raw.items()}
+                fields = {text(k): text(v) for k, v in raw.items()}
                 if run_id is not None and fields.get("run") != run_id:
                     continue
                 if principal is not None and fields.get("by") != principal:
                     continue
-                yield entry(_text(raw_id), fields)
+                yield entry(text(raw_id), fields)
             if len(batch) < BATCH:
                 return
-            start = "(" + _text(batch[-1][0])  # exclusive: after the last one read
+            start = "(" + text(batch[-1][0])  # exclusive: after the last one read

@@ -14,6 +14,7 @@ import redis
 
 from .groups import Groups, group_ref
 from .storage.keys import Keys
+from .storage.replies import text
 
 ANYONE = ""  # the entry of the asks any approver may decide
 
@@ -48,14 +49,15 @@ class Inbox:
             for entry in entries:
                 pipe.zrange(self.keys.inbox(entry), 0, offset + limit - 1, withscores=True)
             replies = pipe.execute()
+        # Each entry's first offset + limit asks hold the merge's first offset + limit distinct ones
+        # (one entry alone has that many, when it is full): an ask under two entries is kept once.
         merged, seen = [], set()
         for member, score in heapq.merge(*replies, key=lambda pair: pair[1]):
-            text = member.decode() if isinstance(member, bytes) else member
-            if text in seen:
-                continue
-            seen.add(text)
-            run_id, _, index = text.rpartition(":")
-            merged.append(Ask(float(score), run_id, int(index)))
+            name = text(member)
+            if name not in seen:
+                seen.add(name)
+                run_id, _, index = name.rpartition(":")
+                merged.append(Ask(float(score), run_id, int(index)))
         return merged[offset : offset + limit]
 
     def count(self, principal: str) -> int:

@@ -51,7 +51,7 @@ def quorum_of(quorum: int | str | None, approvers: list[str] | None) -> int | st
 
     Raises ValueError for a quorum no set of approvers could meet.
     """
-    if quorum is None or quorum == 1:
+    if quorum is None:
         return None
     if quorum == ALL:
         if not approvers:
@@ -59,6 +59,8 @@ def quorum_of(quorum: int | str | None, approvers: list[str] | None) -> int | st
         return ALL
     if isinstance(quorum, bool) or not isinstance(quorum, int) or quorum < 1:
         raise ValueError('quorum is a number of approvers (1 or more) or "all"')
+    if quorum == 1:
+        return None
     users = [a for a in approvers or [] if not a.startswith("group:")]
     if approvers and len(users) == len(approvers) and quorum > len(set(users)):
         raise ValueError(f"quorum {quorum} is more than the {len(set(users))} approvers named")

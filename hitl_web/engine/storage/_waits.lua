@@ -144,16 +144,18 @@ local function count_vote(this, index, step, principal, verdict, vote, resolutio
     outcome = 'rejected'
   else
     approvals = approvals + 1
-    local allowed, left = eligible(this, step), 0
-    for m in pairs(allowed or {}) do
-      if not voted[m] then left = left + 1 end
-    end
-    if q == 'all' then
-      if left == 0 then outcome = 'approved' end
-    elseif approvals >= tonumber(q) then
+    if q ~= 'all' and approvals >= tonumber(q) then
       outcome = 'approved'
-    elseif allowed and approvals + left < tonumber(q) then
-      outcome = 'unreachable'
+    else  -- who may still vote decides it: all of them for 'all', enough of them for a number
+      local allowed, left = eligible(this, step), 0
+      for m in pairs(allowed or {}) do
+        if not voted[m] then left = left + 1 end
+      end
+      if q == 'all' then
+        if left == 0 then outcome = 'approved' end
+      elseif allowed and approvals + left < tonumber(q) then
+        outcome = 'unreachable'
+      end
     end
   end
   local tally = cjson.encode({approvals = approvals, needed = q, outcome = outcome})
