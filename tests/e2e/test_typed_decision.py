@@ -50,6 +50,9 @@ def test_edit_before_approve(web: WebServer, client: Client, new_page: NewPage, 
     run = wait_for_status(client, run_id, RunStatus.COMPLETED)
     assert run.result["amount"] == "80" and run.steps[1].result == {"refunded": "80", "method": "store credit"}
     if not javascript:
+        # The 303's page must have loaded before the reload: reloading a navigation under way
+        # failed once ("Not attached to an active page"), as test_no_javascript_plain_form knows.
+        page.wait_for_url(f"{web.url}/runs/{run_id}")
         page.reload()  # a page without JavaScript shows the new state on its next load
     receipt = page.locator("#approval-0 [data-testid=receipt]")
     expect(receipt).to_contain_text("Approve")
