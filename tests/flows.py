@@ -10,7 +10,7 @@ from typing import Any, Literal
 import redis
 from pydantic import BaseModel, Field, model_validator
 
-from hitl_web.engine import NonRetryableError, WorkflowContext, WorkflowMiddleware, workflow
+from hitl_web.engine import Ask, NonRetryableError, Task, WaitResult, WorkflowContext, WorkflowMiddleware, workflow
 
 _conn: redis.Redis | None = None
 
@@ -278,3 +278,60 @@ def refund_flow(context: WorkflowContext) -> dict[str, Any]:
     """One step that returns the payload as the workflow sees it (typed by its model)."""
     request: RefundForm = context.request_payload
     return context.run("typed", lambda: {"amount": request.amount, "priority": request.priority.name})
+
+
+@workflow("parallel-sign-off", separation_of_duties=True)
+def parallel_sign_off(context: WorkflowContext) -> dict[str, Any]:
+    """Two asks at once, legal and finance (issue 15), and a step beside them; payload: resume, timeouts."""
+    payload = context.request_payload or {}
+    run_id = context.workflow_run_id
+    prepared, legal, finance = context.parallel(
+        Task("prepare", lambda: {"prepared": True}),
+        Ask("legal", f"legal-{run_id}", payload.get("legal_timeout", "1h"), approvers=["group:legal"]),
+        Ask("finance", f"finance-{run_id}", payload.get("finance_timeout", "1h"), approvers=["alice", "bob"],
+            quorum=payload.get("quorum")),
+        resume=payload.get("resume", "all"),
+    )  # fmt: skip
+    context.run("after", lambda: "after")
+    return {"prepared": prepared, "legal": _shown(legal), "finance": _shown(finance)}
+
+
+def _shown(result: WaitResult) -> dict[str, Any]:
+    """An ask's result as a run's result can hold it."""
+    return {"event_data": result.event_data, "timeout": result.timeout, "withdrawn": result.withdrawn}
+
+
+@workflow("slow-beside-an-ask")
+def slow_beside_an_ask(context: WorkflowContext) -> dict[str, Any]:
+    """The guide's shape: a wait in parallel with a step (here one that takes ``seconds``, default 2)."""
+    payload = context.request_payload or {}
+    run_id = context.workflow_run_id
+
+    def process() -> dict[str, Any]:
+        time.sleep(payload.get("seconds", 2))
+        return {"processed": True, "at": time.time()}
+
+    processed, approval = context.parallel(
+        Task("initial-processing", process),
+        Ask("wait-for-approval", f"approval-{run_id}", payload.get("timeout", "5m")),
+    )
+    decided_at = (approval.event_data or {}).get("at") if isinstance(approval.event_data, dict) else None
+    return {"processed": processed, "approval": approval.event_data, "timeout": approval.timeout,
+            "decided_before_processing_ended": bool(decided_at and decided_at < processed["at"])}  # fmt: skip
+
+
+@workflow("failing-beside-an-ask")
+def failing_beside_an_ask(context: WorkflowContext) -> None:
+    """A step that fails for good while the ask beside it is open."""
+
+    def check() -> None:
+        raise NonRetryableError("the books do not balance")
+
+    context.parallel(Task("check", check), Ask("approve", f"approval-{context.workflow_run_id}", approvers=["alice"]))
+
+
+@workflow("parallel-one-event-id")
+def parallel_one_event_id(context: WorkflowContext) -> None:
+    """Two asks on one event id: refused (a decision could not tell them apart)."""
+    event_id = f"approval-{context.workflow_run_id}"
+    context.parallel(Ask("a", event_id), Ask("b", event_id))

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import redis
 
-from hitl_web.engine.models import DueReason, NotClaimed, Refusal, WaitOutcome
+from hitl_web.engine.models import ANSWERED, DueReason, NotClaimed, Refusal, WaitOutcome
 from hitl_web.engine.quorum import COUNTED, QuorumOutcome
 from hitl_web.engine.storage import keys, scripts
 from hitl_web.engine.storage.lua import lua_helpers
@@ -195,9 +195,9 @@ def test_every_script_loads(redis_server: Any) -> None:
     "enum, where",
     [
         (NotClaimed, ("_runs", "_indexes")),  # claim_run returns {status}: the statuses _indexes keeps
-        (WaitOutcome, ("wait", "_runs")),
+        (WaitOutcome, ("wait", "asks", "_runs")),
         (DueReason, ("sweep", "park")),  # a parked run's due reason is the one park.lua writes
-        (Refusal, ("_waits", "wait")),  # wait.lua refuses a vote kept before a quorum ask opened
+        (Refusal, ("_waits", "_asks")),  # refuse_kept refuses a vote kept before a quorum ask opened
         (QuorumOutcome, ("_waits",)),
     ],
 )
@@ -209,5 +209,6 @@ def test_every_outcome_python_reads_is_one_lua_writes(enum: type[StrEnum], where
     assert {member.value for member in enum} <= literals
 
 
-def test_a_counted_vote_is_the_outcome_resolve_lua_returns_for_it() -> None:
-    assert f"'{COUNTED}'" in code(lua("_waits")) and "outcome ~= ''" in code(lua("resolve"))
+def test_a_counted_vote_and_an_answered_ask_are_outcomes_resolve_lua_returns() -> None:
+    assert f"'{COUNTED}'" in code(lua("_waits")) and "if outcome == '' then" in code(lua("resolve"))
+    assert f"outcome = '{ANSWERED}'" in code(lua("resolve"))

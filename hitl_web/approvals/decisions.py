@@ -120,6 +120,8 @@ def refusal_message(reason: Refusal, run: Run, index: int | None) -> str:
     result = step.result if step is not None and isinstance(step.result, dict) else {}
     if reason is Refusal.EXPIRED or result.get("timeout"):
         return "This approval expired: the run's deadline passed before a decision."
+    if result.get("withdrawn"):
+        return "This approval was withdrawn: another approval of the run did not approve, so it went on without it."
     if step is not None and step.status is StepStatus.COMPLETED:
         receipt = step.receipt or {}
         by = receipt.get("by") or "someone (no receipt)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .asks import Ask
 from .assignment import InvalidReassignment
 from .client import Client, new_run_id
 from .context import WorkflowContext
@@ -24,11 +25,13 @@ from .errors import (
 from .forms import InvalidDecision
 from .middleware import WorkflowMiddleware
 from .models import Run, RunStatus, Step, StepStatus, StepType, Waiter, WaitResult
+from .parallel import Resume, Task
 from .quorum import QuorumOutcome, Tally
 from .receipts import Receipt
 from .registry import RetryPolicy, get_workflow, use, workflow, workflow_names
 
 __all__ = [
+    "Ask",
     "Client",
     "InvalidDecision",
     "InvalidDuration",
@@ -42,6 +45,7 @@ __all__ = [
     "QuorumOutcome",
     "Receipt",
     "ResultNotSerializable",
+    "Resume",
     "RetryPolicy",
     "Run",
     "RunExists",
@@ -52,6 +56,7 @@ __all__ = [
     "StepStatus",
     "StepType",
     "Tally",
+    "Task",
     "UnknownWorkflow",
     "WaitResult",
     "Waiter",

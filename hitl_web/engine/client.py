@@ -129,6 +129,8 @@ class Client:
             resolution["form"] = form  # a kept (lookback) decision names it too: wait.lua checks it
         principal = given.by if given is not None else ""
         approve, ballot = approves(event_data), ""
+        if not approve:  # what a run waiting on several asks until the first rejection reads (_asks.lua)
+            resolution["verdict"] = "reject"
         if given is not None and principal:  # what a quorum ask counts: the vote's own receipt
             ballot = dumps((given.answering(ask.prompt_sha256()) if ask is not None else given).vote(approve))
         # Each resumed run's wake-up call is queued already.
@@ -140,6 +142,9 @@ class Client:
             vote = {"stepName": counted.step_name, "by": principal, "approve": approve,
                     "approvals": tally.approvals, "needed": tally.needed}  # fmt: skip
             self.engine.journal.append(counted.run_id, "workflow.voteCast", vote)
+        for answered in done.answered:  # an ask of several: its page shows it answered before the run resumes
+            said = {"eventId": event_id, "stepName": answered.step_name, "by": principal or None, "approve": approve}
+            self.engine.journal.append(answered.run_id, "workflow.askAnswered", said)
         return done
 
     def reassign(

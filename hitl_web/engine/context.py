@@ -4,38 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import json
 import logging
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
+from .asks import Ask, to_json_value, wait_result
 from .durations import Duration, parse_duration
-from .errors import (
-    NonDeterminism,
-    NonRetryableError,
-    ResultNotSerializable,
-    StepError,
-)
-from .forms import OPTIONS_ONLY, Options, decided_values, form_path, normalize_options
+from .errors import NonDeterminism, NonRetryableError, ResultNotSerializable, StepError
+from .forms import Options
 from .middleware import fire
-from .models import Step, StepStatus, StepType, WaitOutcome, WaitResult, apply_resolution, dumps
-from .quorum import QuorumOutcome, Tally, quorum_of
+from .models import Step, StepStatus, StepType, WaitOutcome, WaitResult, apply_resolution
+from .parallel import Resume, Task, run_parallel
 from .signals import LeaseLost, RetryStep, Suspend
 from .storage.store import Pending
 
 if TYPE_CHECKING:
     from .execution import Execution
 
-
-def to_json_value(value: Any, what: str) -> Any:
-    """``value`` as it will read back from storage, or ``ResultNotSerializable`` naming ``what``."""
-    try:
-        return json.loads(dumps(value))
-    except (TypeError, ValueError) as exc:
-        raise ResultNotSerializable(f"{what} returned a value that is not JSON-serialisable: {exc}") from None
+__all__ = ["WorkflowContext", "to_json_value"]
 
 
 class WorkflowContext:
@@ -76,6 +65,10 @@ class WorkflowContext:
     def run(self, step_name: str, fn: Callable[[], Any]) -> Any:
         """Run ``fn`` once for this run and return its JSON result; on replay return the stored one."""
         index, recorded = self._next(step_name, StepType.RUN)
+        return self._run_step(index, recorded, step_name, fn)
+
+    def _run_step(self, index: int, recorded: Step | None, step_name: str, fn: Callable[[], Any]) -> Any:
+        """``run`` of the step at ``index`` (``recorded``: its record so far, if any)."""
         if recorded is not None and recorded.status is StepStatus.COMPLETED:
             return recorded.result
         if recorded is not None and recorded.status is StepStatus.FAILED:
@@ -136,30 +129,14 @@ class WorkflowContext:
         that many distinct approvers must approve, each vote counted once; the first rejection
         rejects it (``WaitResult.outcome``, ``.votes``).
         """
-        seconds = parse_duration(timeout)
-        if not isinstance(event_id, str) or not event_id:
-            raise ValueError("event_id must be a non-empty string")
-        typed = _typed_ask(form, initial, options)
-        needed = quorum_of(quorum, approvers)
+        ask = Ask(step_name, event_id, timeout, message, approvers, form, initial, options, quorum)
+        opened = ask.step(time.time(), self._execution.workflow.separation_of_duties)  # checked before it counts
         index, recorded = self._next(step_name, StepType.WAIT)
         ex = self._execution
         if recorded is not None and recorded.status is StepStatus.COMPLETED:
-            return _wait_result(recorded)
+            return wait_result(recorded)
         if recorded is None:
-            now = time.time()
-            step = Step(
-                step_name,
-                StepType.WAIT,
-                StepStatus.WAITING,
-                now,
-                event_id=event_id,
-                deadline=now + seconds,
-                message=message if message is not None else f"Waiting for {step_name}",
-                approvers=list(approvers) if approvers else None,
-                separation_of_duties=True if ex.workflow.separation_of_duties else None,
-                quorum=needed,
-                **typed,
-            )
+            step = opened
             reached = ex.store.wait(ex.run_id, ex.token, index, step, self.pending, take_next=ex.take_next)
             state, resolution = reached.state, reached.resolution
             if state is WaitOutcome.LOST:
@@ -180,14 +157,24 @@ class WorkflowContext:
         else:
             # Resumed: the notify (or the timeout) left its resolution on the run.
             step = recorded
-            resolution = ex.claim.resolution if ex.claim.wait_index == index else None
+            resolution = ex.claim.resolutions.get(index)
             if resolution is None:
                 raise RuntimeError(f"wait {step_name!r} was resumed without a resolution")
         apply_resolution(step, resolution)
         self._record(index, step, resolved=True)
         ex.log_step(step_name, "timeout" if resolution.get("timeout") else "completed")
         fire(ex.middlewares, "after_execution", context=self, step_name=step_name, result=step.result)
-        return _wait_result(step)
+        return wait_result(step)
+
+    def parallel(self, *branches: Ask | Task, resume: Resume | str = Resume.ALL) -> tuple[Any, ...]:
+        """Open every ``Ask`` at once, run each ``Task`` beside them, and return their results in order.
+
+        The run resumes when every ask is answered (``resume="all"``), or also at the first answer
+        that does not approve (``"first_rejection"``: a rejection, a timeout, a quorum not met), the
+        asks still open then withdrawn (``WaitResult.withdrawn``). Each ask keeps its own event id,
+        approvers, form, quorum and deadline; each branch is a step of its own, in the order given.
+        """
+        return run_parallel(self, branches, Resume(resume))
 
     def sleep(self, step_name: str, duration: Duration) -> None:
         """Pause the run for ``duration``, holding no worker."""
@@ -256,41 +243,6 @@ class WorkflowContext:
 
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
-
-
-def _wait_result(step: Step) -> WaitResult:
-    result = step.result or {}
-    data, timeout = result.get("event_data"), bool(result.get("timeout"))
-    tally = Tally.from_dict(result.get("quorum"))
-    votes = result.get("votes") if step.quorum else None
-    outcome = tally.outcome if tally is not None else None
-    if not step.form or timeout or not isinstance(data, dict) or outcome is QuorumOutcome.UNREACHABLE:
-        return WaitResult(event_data=data, timeout=timeout, votes=votes, outcome=outcome)
-    values = decided_values(step, data)
-    return WaitResult(data, timeout, option=data.get("option"), values=values, votes=votes, outcome=outcome)
-
-
-def _typed_ask(
-    form: type[BaseModel] | None, initial: dict[str, Any] | BaseModel | None, options: Options | None
-) -> dict[str, Any]:
-    """A typed ask's step fields (``Step.form``, ``initial``, ``options``); none for the guide's plain ask."""
-    if form is None and options is None:
-        if initial is not None:
-            raise ValueError("initial values need a form")
-        return {}
-    stored = normalize_options(options)
-    if form is None:
-        return {"form": OPTIONS_ONLY, "options": stored}
-    proposed: dict[str, Any] | None = None
-    if isinstance(initial, BaseModel):
-        proposed = initial.model_dump(mode="json", by_alias=True)
-    elif initial is not None:
-        try:  # as the form will show and store them (a Decimal as text), when they are a whole decision
-            full = form.model_validate(initial).model_dump(mode="json", by_alias=True)
-            proposed = {k: full[k] for k in initial if k in full} or full
-        except ValidationError:  # a partial proposal: the approver completes it
-            proposed = to_json_value(dict(initial), "initial")
-    return {"form": form_path(form), "initial": proposed, "options": stored}
 
 
 async def _await(value: Any) -> Any:

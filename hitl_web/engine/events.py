@@ -66,6 +66,15 @@ class VoteCast(EventData):
     needed: int | str
 
 
+class AskAnswered(EventData):
+    """An ask of several answered while the run waits on the others (its inputResolved comes when it resumes)."""
+
+    eventId: str
+    stepName: str = ""
+    by: str | None = None
+    approve: bool = True
+
+
 class Reassigned(EventData):
     """An open ask given to other approvers (``assignment.reassign``)."""
 
@@ -100,6 +109,7 @@ SCHEMA: dict[str, type[EventData]] = {
     "workflow.runFinish": RunFinish,
     "workflow.warning": RunWarning,
     "workflow.voteCast": VoteCast,
+    "workflow.askAnswered": AskAnswered,
     "workflow.reassigned": Reassigned,
 }
 

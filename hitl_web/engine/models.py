@@ -162,6 +162,8 @@ def apply_resolution(step: Step, resolution: dict[str, Any]) -> None:
     if "votes" in resolution:  # a quorum ask: every vote counted, and what they came to (``Tally``)
         step.result["votes"] = resolution["votes"]
         step.result["quorum"] = resolution.get("quorum")
+    if resolution.get("withdrawn"):  # an ask of several, closed unanswered when another rejected
+        step.result["withdrawn"] = True
     receipt = resolution.get("receipt")
     if isinstance(receipt, dict) and not receipt.get("prompt_sha256"):
         # The prompt a decision answered is the wait it resolved: every entry point's receipt (form,
@@ -215,10 +217,11 @@ class NotClaimed(StrEnum):
 
 
 class WaitOutcome(StrEnum):
-    """What reaching a wait did (``wait.lua``)."""
+    """What reaching a wait did (``wait.lua``, ``asks.lua``)."""
 
     WAITING = "waiting"  # registered as a waiter: the run stops holding a worker
     RESOLVED = "resolved"  # a decision kept for its event id (lookback) resolved it at once
+    OPEN = "open"  # several asks opened while the steps beside them run (asks.lua): the run goes on
     REFUSED = "refused"  # the policy refused the kept decision: still waiting
     LOST = "lost"  # the execution no longer owns the run
 
@@ -232,15 +235,21 @@ class DueReason(StrEnum):
     WAKE = "wake"  # a parked run's time to go on came
 
 
+# resolve.lua's outcome for an ask of several answered while its run waits on the others (or runs).
+ANSWERED = "answered"
+
+
 @dataclass(frozen=True)
 class Resolution:
-    """What a notify did: the waiters it resumed, the runs whose policy refused it, and lookback."""
+    """What a notify did: the waiters it resolved, the runs whose policy refused it, and lookback."""
 
     waiters: list[Waiter]
     refused: list[tuple[Waiter, Refusal]]
     kept: bool
     # Quorum asks the decision voted on without resolving them: (the waiter, its tally so far).
     counted: list[tuple[Waiter, Tally]] = field(default_factory=list)
+    # Of ``waiters``, asks of several answered whose run does not resume yet (it waits on the others).
+    answered: list[Waiter] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -257,6 +266,8 @@ class WaitResult:
     # A quorum ask: every vote counted (each a receipt with "approve"), and what they came to.
     votes: list[dict[str, Any]] | None = None
     outcome: QuorumOutcome | None = None
+    # An ask of several (``context.parallel``) closed unanswered: another ask did not approve.
+    withdrawn: bool = False
 
 
 @dataclass

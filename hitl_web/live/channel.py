@@ -28,6 +28,7 @@ STATUS_EVENTS = frozenset(
         "workflow.inputResolved",
         "workflow.runFinish",
         "workflow.voteCast",
+        "workflow.askAnswered",
         "workflow.reassigned",
     }
 )

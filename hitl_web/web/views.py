@@ -32,7 +32,7 @@ class ApprovalView:
     event_id: str
     message: str
     deadline: float | None
-    state: str  # pending | decided | expired | closed
+    state: str  # pending | decided | expired | withdrawn | closed
     decision: str = ""
     decided_by: str = ""
     decided_at: str = ""
@@ -159,6 +159,8 @@ def approval_view(
     result = step.result if isinstance(step.result, dict) else {}
     if step.status is StepStatus.COMPLETED and result.get("timeout"):
         view.state = "expired"
+    elif step.status is StepStatus.COMPLETED and result.get("withdrawn"):
+        view.state = "withdrawn"  # one of several asks, closed when another did not approve
     elif step.status is StepStatus.COMPLETED:
         receipt = step.receipt or {}
         view.state = "decided"
@@ -219,9 +221,7 @@ def _typed_view(
 
 def run_view(run: Run, viewer: Viewer = EVERYONE) -> RunView:
     """A run as its page shows it to ``viewer``."""
-    approvals = [
-        approval_view(run, i, s, viewer=viewer) for i, s in enumerate(run.steps) if s.type is StepType.WAIT
-    ]
+    approvals = [approval_view(run, i, s, viewer=viewer) for i, s in enumerate(run.steps) if s.type is StepType.WAIT]
     outcome = ""
     if run.status is RunStatus.COMPLETED:
         result = run.result if isinstance(run.result, dict) else {}

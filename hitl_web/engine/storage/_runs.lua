@@ -55,7 +55,7 @@ local function put_records(this, blob, clear)
     local err = put_step(this.steps, tonumber(string.sub(line, 1, tab - 1)), string.sub(line, tab + 1))
     if err then return err end
   end
-  if clear == '1' then redis.call('HDEL', this.run, 'resolution', 'wait_index') end
+  if clear == '1' then redis.call('HDEL', this.run, 'resolution', 'wait_index', 'wait_mode') end
 end
 -- The start of every write of an execution (a step, a wait, a park, a finish): nothing is taken from
 -- an execution that no longer holds the run, and the step records it sent go in first. Returns the
@@ -65,10 +65,10 @@ local function own_and_record(this, token, records, clear, lost)
   return put_records(this, records, clear)
 end
 -- Take the run for the execution ``token``: {'ok', workflow, payload, started, resolution, wait index,
--- attempts, step...}, or {reason} when that execution must not run it now.
+-- wait mode, attempts, step...}, or {reason} when that execution must not run it now.
 local function claim_run(this, due, token, now, lease_deadline)
   local f = fields(this, 'status', 'owner', 'due', 'workflow', 'payload', 'started', 'resolution',
-    'wait_index', 'attempts')
+    'wait_index', 'wait_mode', 'attempts')
   if not f[1] then return {'missing'} end
   if f[1] ~= 'running' then return {f[1]} end
   local score = redis.call('ZSCORE', due, this.id)
@@ -78,7 +78,7 @@ local function claim_run(this, due, token, now, lease_deadline)
   end
   redis.call('HSET', this.run, 'owner', token, 'due', 'lease', 'started', '1', 'updated', now)
   redis.call('ZADD', due, lease_deadline, this.id)
-  local out = {'ok', f[4], f[5], f[6] or '0', f[7] or '', f[8] or '', f[9] or '0'}
+  local out = {'ok', f[4], f[5], f[6] or '0', f[7] or '', f[8] or '', f[9] or '', f[10] or '0'}
   for _, s in ipairs(redis.call('LRANGE', this.steps, 0, -1)) do table.insert(out, s) end
   return out
 end
@@ -115,7 +115,7 @@ local function end_run(this, due, from, to, status, now, ttl, field, value)
     redis.call('HSET', this.run, 'status', status, 'finished', now, 'updated', now)
   end
   move_status(this.id, from, to, now)
-  redis.call('HDEL', this.run, 'owner', 'due', 'job', 'resolution', 'wait_index')
+  redis.call('HDEL', this.run, 'owner', 'due', 'job', 'resolution', 'wait_index', 'wait_mode')
   redis.call('ZREM', due, this.id)
   redis.call('DEL', this.lookback, this.lookback_order)
   ttl = tonumber(ttl)

@@ -37,8 +37,9 @@ end
 -- The event id a waiting run waits on: its waiting step's record holds it (key 'e', see
 -- models.STORED_KEYS), so the run hash does not repeat it. Also returns the record, and decoded.
 local function waiting_on(this, index)
-  if not index then return false, false end
-  local record = redis.call('LINDEX', this.steps, tonumber(index))
+  local n = tonumber(index)  -- nil for several asks' indexes ("3,4"): see _asks.lua
+  if not n then return false, false end
+  local record = redis.call('LINDEX', this.steps, n)
   if not record then return nil, record end
   local step = cjson.decode(record)
   return step['e'], record, step
@@ -87,6 +88,17 @@ local function refusal(this, step, principal, now, form)
   end
   if step['o'] and redis.call('HGET', this.run, 'by') == principal then return 'own_run' end
   return nil
+end
+-- Why the policy refuses the decision ``kept`` (lookback, as stored) for the ask ``step`` (decoded)
+-- now that the run reaches it, and its principal; no reason when it resolves the ask. A quorum ask
+-- counts votes only once it is open: a decision kept before would be one voice deciding it.
+local function refuse_kept(this, step, kept, now)
+  local decoded = cjson.decode(kept)
+  local receipt = decoded['receipt']
+  local principal = type(receipt) == 'table' and type(receipt['by']) == 'string' and receipt['by'] or nil
+  local why = refusal(this, step, principal, now, type(decoded['form']) == 'string' and decoded['form'] or '')
+  if not why and principal and step['q'] then why = 'early_vote' end
+  return why, principal
 end
 -- The audit trail: one stream entry per human decision, vote, refusal and reassignment, written in
 -- the script that makes (or refuses) the change, so no entry point can skip it. ``fields`` are what
@@ -165,19 +177,6 @@ local function count_vote(this, index, step, principal, verdict, vote, resolutio
     return '', text .. '}', tally
   end
   return '', '{"votes":' .. votes .. ',"quorum":' .. tally .. ',' .. string.sub(resolution, 2), tally
-end
--- Why a decision on a run that is not waiting on ``event_id`` comes too late: 'closed' (the run
--- ended), 'decided' (a wait on it is already completed), or nil (it may still wait on it: lookback).
-local function too_late(this, status, event_id)
-  for _, raw in ipairs(redis.call('LRANGE', this.steps, 0, -1)) do
-    local step = cjson.decode(raw)
-    if step['e'] == event_id and step['s'] == 'completed' then return 'decided' end
-  end
-  if status ~= 'running' and status ~= 'waiting' then return 'closed' end
-  -- Resolved a moment ago: its step record says waiting until the resumed execution writes it.
-  local f = redis.call('HMGET', this.run, 'resolution', 'wait_index')
-  if f[1] and waiting_on(this, f[2]) == event_id then return 'decided' end
-  return nil
 end
 -- Lookback: decisions kept for a run that has not reached their wait yet, by event id, and the
 -- order they came in (oldest first). Both go when the run ends (end_run).

@@ -8,7 +8,7 @@ local this = given(prefix, run_id, run, steps, journal, lookback, lookback_order
 local f = fields(this, 'status', 'wait_index')
 if not f[1] then return 'missing' end
 if f[1] ~= 'running' and f[1] ~= 'waiting' then return f[1] end
-if f[1] == 'waiting' then leave_wait(waiters, this, f[2]) end
+if f[2] then close_asks(waiters, this, f[2]) end  -- a waiting run's, or the asks beside a running step
 end_run(this, due, f[1] == 'waiting' and waiting or running, cancelled, 'cancelled', now, ttl)
 append_journal(riding)
 return f[1]

@@ -221,6 +221,13 @@ class Keys:
                 "waiters": self.waiters, "many_waiters": self.many_waiters(event_id), "due": self.due,
                 "running": self.statuses["running"], "waiting": self.statuses["waiting"], "queue": queue}  # fmt: skip
 
+    def for_asks(self, run_id: str, queue: str) -> dict[str, str]:
+        """KEYS of asks.lua."""
+        run, s = self.of(run_id), self.statuses
+        return {"run": run.run, "steps": run.steps, "lookback": run.lookback, "lookback_order": run.lookback_order,
+                "waiters": self.waiters, "due": self.due, "running": s["running"], "waiting": s["waiting"],
+                "queue": queue}  # fmt: skip
+
     def for_resolve(self, event_id: str, run_id: str | None, queue: str, queues: str) -> dict[str, str]:
         """KEYS of resolve.lua (the run's keys '' when the notify names no run)."""
         run = self.of(run_id).named() if run_id else dict.fromkeys(RUN_KEYS, "")
@@ -251,7 +258,7 @@ class Keys:
     def for_finish(self, run_id: str, status: str, queue: str) -> dict[str, str]:
         """KEYS of finish.lua (``finished``: the status set of ``status``)."""
         return {**self.of(run_id).named(), "due": self.due, "running": self.statuses["running"],
-                "finished": self.statuses[status], "queue": queue}  # fmt: skip
+                "finished": self.statuses[status], "waiters": self.waiters, "queue": queue}  # fmt: skip
 
     def for_cancel(self, run_id: str) -> dict[str, str]:
         """KEYS of cancel.lua."""

@@ -7,10 +7,10 @@ import json
 import redis
 
 from ..errors import RunNotFound
-from ..models import Refusal, Resolution, Run, RunStatus, Step, Waiter, apply_resolution
+from ..models import ANSWERED, Refusal, Resolution, Run, RunStatus, Step, StepStatus, Waiter, apply_resolution
 from ..quorum import COUNTED, Tally
 from .keys import Keys
-from .replies import Record, Resolved
+from .replies import Record, Resolved, resolutions
 from .scripts import PAGE, READ, WAITERS
 
 
@@ -56,17 +56,20 @@ class RunQueries:
 
 
 def resolution_of(event_id: str, done: Resolved) -> Resolution:
-    """What ``resolve.lua`` did to each run it met: resumed, a vote counted, or refused (and why)."""
-    waiters, refused, counted = [], [], []
+    """What ``resolve.lua`` did to each run it met: resumed, an ask answered, a vote counted, or refused (why)."""
+    waiters, refused, counted, answered = [], [], [], []
     for outcome in done.outcomes:
         found = waiter(outcome.run_id, event_id, outcome.record)
         if outcome.refusal == COUNTED:
             counted.append((found, Tally.from_dict(json.loads(outcome.tally)) or Tally(0, 0)))
+        elif outcome.refusal == ANSWERED:
+            waiters.append(found)
+            answered.append(found)
         elif outcome.refusal:
             refused.append((found, Refusal(outcome.refusal)))
         else:
             waiters.append(found)
-    return Resolution(waiters, refused, done.kept, counted)
+    return Resolution(waiters, refused, done.kept, counted, answered)
 
 
 def waiter(run_id: str, event_id: str, record: bytes | str | None) -> Waiter:
@@ -80,17 +83,22 @@ def build_run(run_id: str, stored: Record) -> Run:
     f = stored.fields
     steps = [Step.from_json(raw) for raw in stored.steps]
     status = RunStatus(f["status"])
-    # A wait resolved by notify or timeout shows as such before its run picks the resolution up.
-    if f.get("resolution") and f.get("wait_index"):
-        index = int(f["wait_index"])
+    # A wait resolved by notify or timeout shows as such before its run picks the resolution up, and
+    # so does an ask of several answered while the run waits on the others ('resolution:<index>').
+    mode, wait_index = f.get("wait_mode") or "", f.get("wait_index") or ""
+    found = resolutions(wait_index, mode, f.get("resolution") or "")
+    found.update((int(k[11:]), json.loads(v)) for k, v in f.items() if k.startswith("resolution:"))
+    for index, resolution in found.items():
         if index < len(steps):
-            apply_resolution(steps[index], json.loads(f["resolution"]))
+            apply_resolution(steps[index], resolution)
     # A quorum ask's votes (run fields "votes:<index>", written by count_vote, _waits.lua).
     votes = {int(k[6:]): json.loads(v) for k, v in f.items() if k.startswith("votes:") and k[6:].isdigit()}
-    waits = []
-    if status is RunStatus.WAITING and f.get("wait_index"):
-        step = steps[int(f["wait_index"])]
-        waits.append(Waiter(run_id, step.event_id or "", step.name, step.deadline or 0.0))
+    waits = []  # a waiting run's ask, or each of several asks still open (also beside a running step)
+    if status is RunStatus.WAITING or (mode and status is RunStatus.RUNNING):
+        for index in (int(i) for i in wait_index.split(",") if i):
+            step = steps[index]
+            if step.status is StepStatus.WAITING:
+                waits.append(Waiter(run_id, step.event_id or "", step.name, step.deadline or 0.0))
     return Run(
         run_id=run_id,
         workflow=f["workflow"],

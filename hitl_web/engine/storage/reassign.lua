@@ -10,9 +10,11 @@ local prefix, run_id, index, was, record, principal, now = ARGV[1], ARGV[2], ARG
 local change, audit_max = ARGV[8], ARGV[9]
 local riding = {keys = 4, args = 10}
 local this = {id = run_id, prefix = prefix, run = run, steps = steps}
-local f = redis.call('HMGET', run, 'status', 'wait_index')
+local f = redis.call('HMGET', run, 'status', 'wait_index', 'wait_mode', 'resolution')
 local step = cjson.decode(was)
-if f[1] ~= 'waiting' or f[2] ~= index then
+local open = f[1] == 'waiting' and f[2] == index and not f[3]
+if f[3] then open = open_ask(this, f[2], f[4], step['e']) == index end  -- one of several asks
+if not open then
   return (f[1] and too_late(this, f[1], step['e'])) or 'decided'
 end
 if redis.call('LINDEX', steps, tonumber(index)) ~= was then return 'changed' end

@@ -36,10 +36,23 @@ class Claim:
     workflow: str
     payload: Any
     started: bool
-    resolution: Any
-    wait_index: int | None
+    # The resolution of each ask its last wait resumed with, by the ask's step index (see resolutions).
+    resolutions: dict[int, Any]
     attempts: int
     steps: list[Step]
+
+
+def resolutions(wait_index: str, mode: str, resolution: str) -> dict[int, Any]:
+    """A resumed wait's resolutions by ask index: one ask's ``resolution``, or several asks' JSON object.
+
+    The run fields 'wait_index', 'wait_mode' and 'resolution' (``_asks.lua``); {} for none.
+    """
+    if not resolution or not wait_index:
+        return {}
+    decoded = json.loads(resolution)
+    if mode:
+        return {int(index): value for index, value in decoded.items()}
+    return {int(wait_index): decoded}
 
 
 def claim(reply: list[Any]) -> Claim | NotClaimed:
@@ -47,15 +60,14 @@ def claim(reply: list[Any]) -> Claim | NotClaimed:
     state = text(reply[0])
     if state != "ok":
         return NotClaimed(state)
-    workflow, payload, started, resolution, wait_index, attempts = (text(v) for v in reply[1:7])
+    workflow, payload, started, resolution, wait_index, mode, attempts = (text(v) for v in reply[1:8])
     return Claim(
         workflow=workflow,
         payload=json.loads(payload),
         started=started == "1",
-        resolution=json.loads(resolution) if resolution else None,
-        wait_index=int(wait_index) if wait_index else None,
+        resolutions=resolutions(wait_index, mode, resolution),
         attempts=int(attempts or 0),
-        steps=[Step.from_json(raw) for raw in reply[7:]],
+        steps=[Step.from_json(raw) for raw in reply[8:]],
     )
 
 
@@ -95,6 +107,27 @@ def waited(reply: list[Any]) -> Waited:
         return Waited(state)
     refused = (text(reply[1]), Refusal(text(reply[2]))) if state is WaitOutcome.REFUSED else None
     return Waited(state, refusal=refused, next=next_run(reply[3]))
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What opening several asks did (``asks.lua``): open, resolved (by index), waiting or lost."""
+
+    state: WaitOutcome
+    resolutions: dict[int, Any]
+    refusals: list[tuple[int, str, Refusal]]  # kept decisions the policy refused: (index, principal, why)
+    next: NextRun | None = None
+
+
+def asked(reply: list[Any]) -> Asked:
+    """``asks.lua``'s reply."""
+    state = WaitOutcome(text(reply[0]))
+    if state is WaitOutcome.LOST:
+        return Asked(state, {}, [])
+    flat = [text(v) for v in reply[2]]
+    refusals = [(int(i), who, Refusal(why)) for i, who, why in zip(flat[::3], flat[1::3], flat[2::3], strict=True)]
+    by_index = json.loads(reply[1]) if state is WaitOutcome.RESOLVED else {}
+    return Asked(state, {int(i): r for i, r in by_index.items()}, refusals, next_run(reply[3]))
 
 
 @dataclass(frozen=True)

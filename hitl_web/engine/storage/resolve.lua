@@ -4,8 +4,10 @@
 -- quorum ask counts the principal's vote (``verdict``, ``vote``; see count_vote) and resolves once
 -- the votes decide it. With a run id and no wait yet, the resolution is kept for that run
 -- (lookback), unless a decision comes too late for it.
+-- An ask of several (see _asks.lua) takes the resolution alone; the run resumes once they settle.
 -- Returns {kept, run id, its waiting step's record, outcome ('' resolved, 'counted' a vote counted
--- on an ask still open, else a models.Refusal), the quorum's tally as JSON ('' for none), ...}.
+-- on an ask still open, 'answered' an ask of several answered while the run waits on the others,
+-- else a models.Refusal), the quorum's tally as JSON ('' for none), ...}.
 local waiters, many_waiters, due, running, waiting, queue, queues = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local run, steps, journal, lookback, lookback_order, audit = KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13]
 local prefix, event_id, resolution, only, now, lease = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
@@ -23,7 +25,8 @@ local out = {0}
 local function met(id, index, record, outcome, tally)
   for _, value in ipairs({id, record, outcome, tally or ''}) do table.insert(out, value) end
   if principal ~= '' then
-    local kind = (outcome == '' and 'decided') or (outcome == 'counted' and 'voted') or 'refused'
+    local kind = ((outcome == '' or outcome == 'answered') and 'decided') or (outcome == 'counted' and 'voted')
+      or 'refused'
     to_audit(audit, audit_max, {'kind', kind, 'run', id, 'index', index or '', 'event', event_id, 'by', principal,
       'outcome', outcome, 'detail', vote, 'ask', record ~= '' and redis.sha1hex(record) or ''})
   end
@@ -31,27 +34,35 @@ end
 local woken = 0
 for _, id in ipairs(ids) do
   local this = given_run or run_keys(prefix, id)
-  local f = fields(this, 'status', 'wait_index')
-  local on, record, step
-  if f[1] == 'waiting' then on, record, step = waiting_on(this, f[2]) end
-  if on == event_id then
+  local f = fields(this, 'status', 'wait_index', 'wait_mode', 'resolution')
+  local index, record, step
+  if f[3] then  -- several asks: any of them still open, while the run waits or runs the steps beside them
+    index, record, step = open_ask(this, f[2], f[4], event_id)
+  elseif f[1] == 'waiting' then
+    local on
+    on, record, step = waiting_on(this, f[2])
+    if on == event_id then index = f[2] end
+  end
+  if index then
     local outcome, taken, tally = refusal(this, step, principal, now, form), resolution, nil
     if not outcome then
-      outcome, taken, tally = count_vote(this, f[2], step, principal, verdict, vote, resolution, now)
+      outcome, taken, tally = count_vote(this, index, step, principal, verdict, vote, resolution, now)
     end
-    if outcome ~= '' then  -- refused, or a vote counted on an ask still open
-      met(id, f[2], record, outcome, tally)
-    else
+    local settled = taken
+    if outcome == '' and f[3] then
+      answer(this, waiters, index, step, taken)
+      settled = f[1] == 'waiting' and settle(this, waiters, f[2], f[3], now)
+      if not settled then outcome = 'answered' end  -- the run waits on its other asks, or runs
+    elseif outcome == '' then
       remove_waiter(waiters, many_waiters, event_id, id)
-      inbox(this, step['p'], f[2], nil)
-      redis.call('HSET', this.run, 'status', 'running', 'resolution', taken, 'due', 'lease', 'owner', '',
-        'updated', now)
-      move_status(id, waiting, running, now)
-      redis.call('ZADD', due, lease, id)
+      inbox(this, step['p'], index, nil)
+    end
+    if outcome == '' then
+      resume(this, due, waiting, running, settled, now, lease)
       wake(queue, queues, nth_nonce(nonce_stem, woken), this)
       woken = woken + 1
-      met(id, f[2], record, '', tally)
     end
+    met(id, index, record, outcome, tally)
   elseif only == '' then
     remove_waiter(waiters, many_waiters, event_id, id)  -- not waiting on it any more: nothing to keep
   else

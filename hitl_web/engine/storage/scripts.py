@@ -96,6 +96,18 @@ WAIT = Spec(
     riders=True,
     found=(QUEUE_HEAD, GROUPS, INBOXES, LEGACY),
 )
+# Several asks at once (context.parallel): asks, JSON [{"i": index, "e": event id}, ...]; mode
+# (parallel.Resume); suspend '1' when the run is to wait for them now, '0' while steps beside them run.
+ASKS_ARGS: tuple[str, ...] = ("prefix", "run_id", "token", "records", "clear", "asks", "mode", "suspend", "now")
+ASKS = Spec(
+    "asks",
+    keys=("run", "steps", "lookback", "lookback_order", "waiters", "due", "running", "waiting", *HAND_OFF_KEYS),
+    args=(*ASKS_ARGS, *HAND_OFF_ARGS),
+    decode=replies.asked,
+    helpers=("journal", "_indexes", "_runs", "_waits", "_asks"),
+    riders=True,
+    found=(QUEUE_HEAD, WAITS_OF_STEPS, GROUPS, INBOXES, LEGACY),
+)
 # form: the typed ask's form the resolution was checked against ('' for none); verdict ('approve'
 # or 'reject') and vote (its receipt as JSON): what a quorum ask counts.
 RESOLVE_ARGS: tuple[str, ...] = ("prefix", "event_id", "resolution", "only", "now", "lease", "keep", "nonce_stem")
@@ -106,15 +118,21 @@ RESOLVE = Spec(
     keys=("waiters", "many_waiters", "due", "running", "waiting", "queue", "queues", *RUN, "audit"),
     args=RESOLVE_ARGS,
     decode=replies.resolved,
-    helpers=("_indexes", "_runs", "_waits"),
-    found=(("the keys of each run waiting on the event id", "the waiters hash names them"), GROUPS, INBOXES, LEGACY),
+    helpers=("_indexes", "_runs", "_waits", "_asks"),
+    found=(
+        ("the keys of each run waiting on the event id", "the waiters hash names them"),
+        WAITS_OF_STEPS,  # an ask of several answered leaves its own event id's waiters
+        GROUPS,
+        INBOXES,
+        LEGACY,
+    ),
 )
 SWEEP = Spec(
     "sweep",
     keys=("due", "index", *STATUSES, "waiters", "indexed"),
     args=("prefix", "now", "lease", "limit", "timeout", "ttl"),
     decode=replies.swept,
-    helpers=("_indexes", "_runs", "_waits", "_reindex"),
+    helpers=("_indexes", "_runs", "_waits", "_asks", "_reindex"),
     found=(
         ("the keys of each due run, and of the runs the index walk visits", "DUE, WAITING and INDEX name them"),
         WAITS_OF_STEPS,
@@ -150,19 +168,20 @@ PARK = Spec(
 )
 FINISH = Spec(
     "finish",
-    keys=(*RUN, "due", "running", "finished", *HAND_OFF_KEYS),  # finished: the status set of ``status``
+    # finished: the status set of ``status``; waiters: the asks still open close with the run
+    keys=(*RUN, "due", "running", "finished", "waiters", *HAND_OFF_KEYS),
     args=("prefix", "run_id", "token", "records", "clear", "status", "field", "value", "now", "ttl", *HAND_OFF_ARGS),
     decode=replies.ended,
-    helpers=("journal", "_indexes", "_runs"),
+    helpers=("journal", "_indexes", "_runs", "_waits", "_asks"),
     riders=True,
-    found=(QUEUE_HEAD, LEGACY),
+    found=(QUEUE_HEAD, WAITS_OF_STEPS, INBOXES, LEGACY),
 )
 CANCEL = Spec(
     "cancel",
     keys=(*RUN, "waiters", "due", "running", "waiting", "cancelled"),
     args=("prefix", "run_id", "now", "ttl"),
     decode=replies.text,
-    helpers=("journal", "_indexes", "_runs", "_waits"),
+    helpers=("journal", "_indexes", "_runs", "_waits", "_asks"),
     riders=True,
     found=(WAITS_OF_STEPS, INBOXES, LEGACY),
 )
@@ -192,7 +211,7 @@ WAITERS = Spec(
     keys=("waiters", "many_waiters"),
     args=("prefix", "event_id"),
     decode=replies.waiting,
-    helpers=("_runs", "_waits"),
+    helpers=("_runs", "_waits", "_asks"),
     found=(("the keys of each run waiting on the event id", "the waiters hash names them"), LEGACY),
 )
 
@@ -202,7 +221,7 @@ REASSIGN = Spec(
     # was: the record as read; change: the reassignment as the audit trail keeps it (JSON)
     args=("prefix", "run_id", "index", "was", "record", "principal", "now", "change", "audit_max"),
     decode=replies.text,
-    helpers=("journal", "_indexes", "_runs", "_waits"),
+    helpers=("journal", "_indexes", "_runs", "_waits", "_asks"),
     riders=True,
     found=(GROUPS, INBOXES),
 )
@@ -210,8 +229,8 @@ REASSIGN = Spec(
 SPECS: dict[str, Spec[Any]] = {
     s.name: s
     for s in (
-        TRIGGER, CLAIM, HANDOFF, WRITE_STEP, WAIT, RESOLVE, SWEEP, MIGRATE, RENEW, PARK, FINISH, CANCEL, READ, PAGE,
-        TAKE_MOVED, APPEND, WAKE, WAITERS, REASSIGN, INBOX_BACKFILL,
+        TRIGGER, CLAIM, HANDOFF, WRITE_STEP, WAIT, ASKS, RESOLVE, SWEEP, MIGRATE, RENEW, PARK, FINISH, CANCEL, READ,
+        PAGE, TAKE_MOVED, APPEND, WAKE, WAITERS, REASSIGN, INBOX_BACKFILL,
     )
 }  # fmt: skip
 

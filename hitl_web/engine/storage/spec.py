@@ -28,7 +28,7 @@ from .lua import lua_helpers
 
 R = TypeVar("R")
 
-HELPERS = ("journal", "_indexes", "_runs", "_waits", "_reindex")  # each may call those before it
+HELPERS = ("journal", "_indexes", "_runs", "_waits", "_asks", "_reindex")  # each may call those before it
 RUN = tuple(RUN_KEYS)  # a run's keys (keys.RunKeys.named)
 # The hand-off (``hand_off``, ``_runs.lua``): an ending write claims its worker's next run. KEYS:
 # the RQ queue; ARGV: the next execution's token ('' to claim none) and its lease deadline.
@@ -135,5 +135,3 @@ def _ordered(script: str, what: str, names: tuple[str, ...], given: Mapping[str,
         except KeyError:
             pass
     raise ValueError(f"{script}.lua's {what} are {', '.join(names) or 'none'}, not {', '.join(given) or 'none'}")
-
-

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import redis
 
 from ...settings import Settings
 from ..journal import Journal, entry
-from ..models import NotClaimed, Resolution, RunStatus, Step, WaitOutcome, dumps
+from ..models import NotClaimed, Refusal, Resolution, RunStatus, Step, WaitOutcome, dumps
 from . import scripts
 from .keys import NONCE_STEM_HEX, Keys, new_nonce
+from .pending import Pending as Pending
 from .queries import RunQueries, resolution_of
 from .replies import Claim as Claim
 from .replies import NextRun
@@ -27,30 +28,6 @@ from .upgrades import Upgrades
 def stamp(t: float | None = None) -> str:
     """A time as the run hash keeps it: seconds to the millisecond (a timer compares full ``repr`` times)."""
     return f"{time.time() if t is None else t:.3f}"
-
-
-@dataclass
-class Pending:
-    """Step records not written yet: they go with the execution's next write, in one round trip.
-
-    A step's completion rides along with the next step's start, so it is stored before anything
-    the next step does, at the cost of one write per step instead of two.
-    """
-
-    records: list[tuple[int, Step]] = field(default_factory=list)
-    clear: bool = False
-
-    def add(self, index: int, step: Step, *, resolved: bool = False) -> None:
-        """Queue ``step`` for position ``index``; ``resolved`` when it holds a wait's resolution."""
-        self.records.append((index, step))
-        self.clear = self.clear or resolved
-
-    def take(self) -> dict[str, str]:
-        """The queued records as the scripts read them (ARGV ``records``: "index<TAB>json" lines, and ``clear``)."""
-        blob = "\n".join(f"{i}\t{step.to_json()}" for i, step in self.records)
-        clear = "1" if self.clear else "0"
-        self.records, self.clear = [], False
-        return {"records": blob, "clear": clear}
 
 
 @dataclass(frozen=True)
@@ -76,6 +53,16 @@ class Reached:
 
     state: WaitOutcome
     resolution: Any = None  # resolved: the kept resolution; refused: (principal, Refusal)
+    handed: Handed | None = None
+
+
+@dataclass(frozen=True)
+class Opened:
+    """What opening several asks did (open, resolved, waiting, lost), and the next run the wait claimed."""
+
+    state: WaitOutcome
+    resolutions: dict[int, Any]  # resolved: each ask's, by its index
+    refusals: list[tuple[int, str, Refusal]]  # kept decisions the policy refused: (index, principal, why)
     handed: Handed | None = None
 
 
@@ -193,6 +180,23 @@ class RunStore(RunQueries):
         if reached.refusal is not None:
             return Reached(reached.state, reached.refusal, handed)
         return Reached(reached.state, reached.resolution, handed)
+
+    def open_asks(
+        self, run_id: str, token: str, asks: list[tuple[int, str]], mode: str, pending: Pending, *,
+        suspend: bool, take_next: bool = False,
+    ) -> Opened:  # fmt: skip
+        """Open the asks (index, event id) at once (``asks.lua``); with ``suspend``, wait for them unless they settle.
+
+        The asks' records go first, in ``pending``. ``mode`` says when they settle (``parallel.Resume``).
+        Opening an ask again changes nothing.
+        """
+        hand_off = self._hand_off(take_next and suspend)
+        opened = dumps([{"i": index, "e": event_id} for index, event_id in asks])
+        args = dict(prefix=self.prefix, run_id=run_id, token=token, **pending.take(), asks=opened, mode=mode,
+                    suspend="1" if suspend else "0", now=stamp(), **hand_off)  # fmt: skip
+        keys = self.keys.for_asks(run_id, self.queue_keys[0])
+        asked = scripts.ASKS.call(self.redis, keys, args, self.journal.riders())
+        return Opened(asked.state, asked.resolutions, asked.refusals, self._handed(asked.next, hand_off))
 
     def resolve(
         self,

@@ -9,26 +9,35 @@ local waiters, indexed = KEYS[8], KEYS[9]
 local prefix, now, lease, limit, timeout, ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6])
 local statuses = {running = running, waiting = waiting, completed = completed, failed = failed, cancelled = cancelled}
 local out = {}
-local function time_out(this, wait_index)
-  leave_wait(waiters, this, wait_index)
-  redis.call('HSET', this.run, 'status', 'running', 'resolution', timeout, 'due', 'lease', 'owner', '',
-    'updated', now)
-  move_status(this.id, waiting, running, now)
-  redis.call('ZADD', due, lease, this.id)
+-- A passed deadline: the run's wait resumes it as a timeout; of several asks, those past their
+-- deadline time out, and the run resumes if that settles them (else WAITING scores its next one).
+local function time_out(this, wait_index, mode)
+  local resolution = timeout
+  if mode then
+    local soonest = time_out_asks(this, waiters, wait_index, timeout, now)
+    resolution = settle(this, waiters, wait_index, mode, now)
+    if not resolution then
+      redis.call('ZADD', waiting, soonest or '+inf', this.id)
+      return
+    end
+  else
+    leave_wait(waiters, this, wait_index)
+  end
+  resume(this, due, waiting, running, resolution, now, lease)
   table.insert(out, this.id)
   table.insert(out, 'timeout')
   table.insert(out, '')
 end
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', waiting, '-inf', now, 'LIMIT', 0, limit)) do
   local this = run_keys(prefix, id)
-  local f = fields(this, 'status', 'wait_index')
-  if f[1] == 'waiting' then time_out(this, f[2]) else redis.call('ZREM', waiting, id) end
+  local f = fields(this, 'status', 'wait_index', 'wait_mode')
+  if f[1] == 'waiting' then time_out(this, f[2], f[3]) else redis.call('ZREM', waiting, id) end
 end
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', due, '-inf', now, 'LIMIT', 0, limit)) do
   local this = run_keys(prefix, id)
-  local f = fields(this, 'status', 'wait_index', 'due', 'owner', 'job')
+  local f = fields(this, 'status', 'wait_index', 'due', 'owner', 'job', 'wait_mode')
   if f[1] == 'waiting' then
-    time_out(this, f[2])  -- a wait registered before WAITING held deadlines
+    time_out(this, f[2], f[6])  -- a wait registered before WAITING held deadlines
   elseif f[1] == 'running' then
     local why = f[3] or 'lease'
     if why == 'lease' and (not f[4] or f[4] == '') then why = 'queued' end

@@ -17,13 +17,8 @@ if halt then return halt end
 local early = take_lookback(this, event_id)
 local refused
 if early then
-  local kept = cjson.decode(early)
-  local receipt = kept['receipt']
-  local principal = type(receipt) == 'table' and type(receipt['by']) == 'string' and receipt['by'] or nil
   local step = cjson.decode(redis.call('LINDEX', steps, tonumber(index)))
-  local why = refusal(this, step, principal, now, type(kept['form']) == 'string' and kept['form'] or '')
-  -- A quorum ask counts votes only once it is open: a decision kept before would be one voice deciding it.
-  if not why and principal and step['q'] then why = 'early_vote' end
+  local why, principal = refuse_kept(this, step, early, now)
   if not why then
     redis.call('HSET', run, 'resolution', early, 'wait_index', index, 'updated', now)
     return {'resolved', early}

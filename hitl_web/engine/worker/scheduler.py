@@ -85,4 +85,3 @@ def start_scheduler(worker: Any, burst: bool, logging_level: str | None, date_fo
     finally:
         scheduler.release_locks()  # type: ignore[no-untyped-call]
         scheduler.register_death()
-
