@@ -15,7 +15,7 @@ from .engine import Client
 from .live import Realtime
 from .live.hub import Hub
 from .settings import Settings
-from .web import api, headers, inbox, limits, outages, pages, security, sockets
+from .web import api, headers, inbox, limits, links, outages, pages, security, sockets
 from .web.auth import Approvers, SignIns, parse_api_tokens
 from .web.fragments import printable, push_context
 from .web.settings import check_secret_key, web_config
@@ -72,6 +72,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(links.bp)
     sockets.sock.init_app(app)
     headers.init_headers(app)
     outages.init_app(app)

@@ -159,6 +159,31 @@ def cmd_group(args: argparse.Namespace) -> int:
     return OK
 
 
+def cmd_contact(args: argparse.Namespace) -> int:
+    """Set, remove or list the e-mail addresses the e-mail notifiers reach approvers at."""
+    from .notifications.contacts import Contacts
+
+    client = _client()
+    contacts = Contacts(client.store.redis, client.settings.key_prefix)
+    if args.action == "list":
+        for name, address in sorted(contacts.all().items()):
+            print(f"{name}: {address}")
+        return OK
+    if not args.name or (args.action == "set" and not args.address):
+        raise CommandError(f"contact {args.action} needs a NAME" + (" and an ADDRESS" if args.action == "set" else ""))
+    if args.action == "set":
+        try:
+            contacts.set(args.name, args.address)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        print(f"{args.name}: {args.address}")
+        return OK
+    if not contacts.remove(args.name):
+        raise CommandError(f"no address for {args.name!r}")
+    print(f"{args.name}: removed")
+    return OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line's grammar."""
     parser = argparse.ArgumentParser(prog="hitl-web", description=__doc__)
@@ -205,6 +230,11 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("name", nargs="?")
     group.add_argument("members", nargs="*")
     group.set_defaults(func=cmd_group)
+    contact = sub.add_parser("contact", help="set, remove or list approvers' e-mail addresses (e-mail notifiers)")
+    contact.add_argument("action", choices=["set", "remove", "list"])
+    contact.add_argument("name", nargs="?")
+    contact.add_argument("address", nargs="?")
+    contact.set_defaults(func=cmd_contact)
     return parser
 
 

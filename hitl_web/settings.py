@@ -12,56 +12,20 @@ settings, before gevent patches the standard library (and the engine's import pu
 from __future__ import annotations
 
 import os
-import re
 import warnings
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import AfterValidator, AliasChoices, AliasGenerator, BeforeValidator, Field, ValidationError
-from pydantic.fields import FieldInfo
+from pydantic import AliasChoices, AliasGenerator, Field, ValidationError
 from pydantic_core import ErrorDetails
-from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from .setting_types import WEEK, CommaSeparated, DurationText, ListsAsText, LogLevel
 
 
 class SettingsError(ValueError):
     """A setting's value is unusable; the message names its environment variable."""
-
-
-def _comma_separated(value: Any) -> Any:
-    """``"a, b,,c"`` (from the environment) -> ``("a", "b", "c")``; a sequence given in code is kept."""
-    if isinstance(value, str):
-        return tuple(item.strip() for item in value.split(",") if item.strip())
-    return value
-
-
-# The grammar of hitl_web.engine.durations (seconds in text need a unit). Only checked here: the engine's
-# parse_duration converts it where it is used (and refuses more than 10 years).
-_DURATION = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+")
-
-
-def _duration(value: str) -> str:
-    """``value`` when it is a duration such as ``"30s"``, ``"8h"`` or ``"1h30m"``."""
-    if not _DURATION.fullmatch(value.strip()):
-        raise ValueError("expected a duration such as '30s', '5m', '8h', '7d' or '1h30m'")
-    return value.strip()
-
-
-CommaSeparated = Annotated[tuple[str, ...], BeforeValidator(_comma_separated)]
-DurationText = Annotated[str, AfterValidator(_duration)]
-LogLevel = Annotated[
-    Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
-    BeforeValidator(lambda v: v.strip().upper() if isinstance(v, str) else v),
-]
-WEEK = 7 * 24 * 3600
-
-
-class _Environment(EnvSettingsSource):
-    """The process environment, where a list is comma-separated text (pydantic-settings expects JSON)."""
-
-    def decode_complex_value(self, field_name: str, field: FieldInfo, value: Any) -> Any:
-        """The raw text: ``_comma_separated`` splits it."""
-        return value
 
 
 class Settings(BaseSettings):
@@ -132,6 +96,31 @@ class Settings(BaseSettings):
     log_level: LogLevel = Field("INFO", description="level of the worker's log lines (`DEBUG`, `INFO`, `WARNING`...)")
     approval_timeout: DurationText = Field(
         "5m", description="the example approval's timeout (a duration: `30s`, `5m`, `2h`, `7d`)"
+    )
+
+    # -- notifications (notifications/): who hears of an ask, and the links they decide with ---------
+    notifiers: CommaSeparated = Field(
+        (),
+        description="`name=webhook:URL`, `name=slack:URL` or `name=email`, comma-separated: every ask's "
+        "notifiers unless its workflow or wait names its own (`notify=[...]`)",
+    )
+    notifier_secrets: str = Field(
+        "", repr=False, description="`name:secret,...`: the key each webhook's HMAC-SHA256 signature is made with"
+    )
+    smtp_url: str = Field(
+        "", repr=False, description="the SMTP server e-mail notifiers send through: `smtp://[user:pass@]host:port`"
+    )
+    mail_from: str = Field("hitl-web@localhost", description="the sender of notification e-mails")
+    public_url: str = Field(
+        "http://127.0.0.1:5000", description="the address approvers open the app at: links in messages start with it"
+    )
+    link_ttl: DurationText | None = Field(
+        None, description="a decision link expires this long after it is sent (unset: at the ask's deadline)"
+    )
+    links_require_login: bool = Field(False, description="a decision link asks its approver to sign in first")
+    delivery_attempts: int = Field(5, ge=1, description="attempts of each notification before it is given up")
+    delivery_backoff: float = Field(
+        2.0, gt=0, description="seconds before a notification's second attempt; doubled each time, with jitter"
     )
 
     # -- the web process ---------------------------------------------------------------------------
@@ -228,7 +217,7 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """The constructor's values, then the environment: no .env or secrets files (one way to configure)."""
-        return init_settings, _Environment(settings_cls)
+        return init_settings, ListsAsText(settings_cls)
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:

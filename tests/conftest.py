@@ -40,6 +40,8 @@ def signed_in(app: Flask, name: str | None) -> FlaskClient:
         resp = http.post("/login", data={"name": name, "password": PASSWORD, "csrf_token": csrf(http, "/login")})
         assert resp.status_code == 303
     return http
+
+
 TEST_MODULES = ("hitl_web.examples", "tests.flows")
 
 

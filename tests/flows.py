@@ -335,3 +335,48 @@ def parallel_one_event_id(context: WorkflowContext) -> None:
     """Two asks on one event id: refused (a decision could not tell them apart)."""
     event_id = f"approval-{context.workflow_run_id}"
     context.parallel(Ask("a", event_id), Ask("b", event_id))
+
+
+@workflow("notified-approval")
+def notified_approval(context: WorkflowContext) -> dict[str, Any]:
+    """An ask its notifiers announce (issue 16); payload: approvers, timeout, notify."""
+    payload = context.request_payload or {}
+    decision = context.wait_for_event(
+        "approve-refund",
+        f"refund-{context.workflow_run_id}",
+        payload.get("timeout", "1h"),
+        message=payload.get("message", "Refund <b>42</b> EUR?"),
+        approvers=payload.get("approvers", ["alice"]),
+        notify=payload.get("notify"),
+    )
+    return {"decision": decision.event_data, "timeout": decision.timeout}
+
+
+@workflow("defaulting-ask")
+def defaulting_ask(context: WorkflowContext) -> dict[str, Any]:
+    """An ask with a default outcome and a due date (issue 16); payload: timeout, due, on_timeout, typed."""
+    from hitl_web.examples.refund import RefundDecision
+
+    payload = context.request_payload or {}
+    typed = {"form": RefundDecision, "initial": {"amount": "12.50"}} if payload.get("typed") else {}
+    decision = context.wait_for_event(
+        "approve", f"default-{context.workflow_run_id}", payload.get("timeout", "1h"),
+        approvers=payload.get("approvers", ["alice"]), due=payload.get("due"), on_timeout=payload.get("on_timeout"),
+        **typed,
+    )  # fmt: skip
+    values = decision.values.model_dump(mode="json") if decision.values is not None else None
+    return {"decision": decision.event_data, "timeout": decision.timeout, "defaulted": decision.defaulted,
+            "option": decision.option, "values": values}  # fmt: skip
+
+
+@workflow("laddered-ask")
+def laddered_ask(context: WorkflowContext) -> dict[str, Any]:
+    """An ask that reminds, escalates and then takes its default (issue 16); payload: the ladder's times."""
+    payload = context.request_payload or {}
+    decision = context.wait_for_event(
+        "approve", f"ladder-{context.workflow_run_id}", payload.get("timeout", "6s"),
+        approvers=["alice"], remind_every=payload.get("remind_every", "1s"), reminders=payload.get("reminders", 3),
+        escalate_after=payload.get("escalate_after", "2500ms"), escalate_to=["group:managers"],
+        on_timeout=payload.get("on_timeout", "reject"),
+    )  # fmt: skip
+    return {"decision": decision.event_data, "defaulted": decision.defaulted}

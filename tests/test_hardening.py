@@ -270,9 +270,7 @@ def test_a_chunked_body_over_1_mb_is_refused(web: WebServer, client: Client) -> 
     wait_until(lambda: client.get_run(run_id).result)
 
 
-def test_a_lone_surrogate_stored_by_library_code_still_renders(
-    app: Flask, client: Client, workers: Workers
-) -> None:
+def test_a_lone_surrogate_stored_by_library_code_still_renders(app: Flask, client: Client, workers: Workers) -> None:
     # Forms and the API refuse it; library code (a plain notify, a step's result) can still store one.
     workers.start(1)
     run_id = client.trigger("human-in-loop", {"userId": "u", "action": "a"})

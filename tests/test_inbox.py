@@ -24,9 +24,7 @@ def inbox(client: Client, principal: str) -> list[str]:
     return [a.run_id for a in client.inbox.asks(principal)]
 
 
-def test_asks_are_filed_for_each_approver_and_group_and_leave_when_they_close(
-    workers: Workers, client: Client
-) -> None:
+def test_asks_are_filed_for_each_approver_and_group_and_leave_when_they_close(workers: Workers, client: Client) -> None:
     workers.start(1)
     client.groups.add("finance", "alice")
     later = ask(client, {"approvers": ["carol", "group:finance"], "timeout": "2h"})
@@ -38,6 +36,12 @@ def test_asks_are_filed_for_each_approver_and_group_and_leave_when_they_close(
     assert inbox(client, "alice") == [anyone, later]  # through group:finance
     assert inbox(client, "bob") == [anyone]
     assert client.inbox.count("carol") == 3 and client.inbox.asks("carol", limit=1, offset=1)[0].run_id == sooner
+
+    # An ask filed under two of a principal's entries (her name and her group) counts once.
+    both = ask(client, {"approvers": ["alice", "group:finance"], "timeout": "3h"})
+    assert client.inbox.count("alice") == 3 and inbox(client, "alice") == [anyone, later, both]
+    assert client.inbox.count("alice", cap=2) == 2  # the header's badge stops at its cap
+    assert client.cancel(both) is RunStatus.CANCELLED and client.inbox.count("alice") == 2
 
     # Decided, cancelled, reassigned: the index follows in the same script.
     assert client.notify(f"quorum-{sooner}", {"approved": True}, sooner)

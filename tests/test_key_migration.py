@@ -14,7 +14,8 @@ from typing import Any
 import redis
 
 from hitl_web.engine import Client, RunStatus
-from hitl_web.engine.models import Refusal, Step, StepStatus, StepType
+from hitl_web.engine.models import Step, StepStatus, StepType
+from hitl_web.engine.outcomes import Refusal
 from tests.conftest import Workers, wait_for_status, wait_until
 
 

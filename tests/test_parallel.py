@@ -12,7 +12,7 @@ import redis
 from hitl_web.approvals import Decider, decide
 from hitl_web.approvals.decisions import CONFLICT, FORBIDDEN, OK
 from hitl_web.engine import Client, RunStatus, StepStatus
-from hitl_web.engine.models import Refusal
+from hitl_web.engine.outcomes import Refusal
 from hitl_web.live import Realtime
 from tests.conftest import Workers, wait_for_status, wait_until
 

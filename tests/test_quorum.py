@@ -13,7 +13,7 @@ from hitl_web import create_app
 from hitl_web.approvals import Decider, decide
 from hitl_web.approvals.decisions import CONFLICT, FORBIDDEN, OK
 from hitl_web.engine import Client, QuorumOutcome, RunStatus
-from hitl_web.engine.models import Refusal, Resolution
+from hitl_web.engine.outcomes import Refusal, Resolution
 from hitl_web.live import Realtime
 from hitl_web.settings import Settings
 from tests.conftest import TEST_SECRET, Workers, wait_for_status, wait_until
@@ -80,9 +80,7 @@ def test_the_first_rejection_rejects_and_only_approvers_vote(workers: Workers, c
     assert done.result == {"outcome": "rejected", "voters": ["alice", "carol"], "approve": [True, False]}
 
 
-def test_separation_of_duties_per_vote_and_a_quorum_that_can_no_longer_be_met(
-    workers: Workers, client: Client
-) -> None:
+def test_separation_of_duties_per_vote_and_a_quorum_that_can_no_longer_be_met(workers: Workers, client: Client) -> None:
     workers.start(1)
     # alice started it: her vote is refused; bob and carol make the two.
     run_id = waiting(client, by="alice")

@@ -29,7 +29,7 @@ def journal(client: Client) -> Journal:
 def test_schema_has_the_guides_events() -> None:
     # The guide's seven, and ours: a warning that changed nothing (a refused lookback decision), and
     # a vote counted on a quorum ask that stays open, an ask reassigned, an ask of several answered.
-    ours = {"workflow.warning", "workflow.voteCast", "workflow.reassigned", "workflow.askAnswered"}
+    ours = {"workflow.warning", "workflow.voteCast", "workflow.reassigned", "workflow.askAnswered", "workflow.reminded"}
     assert set(SCHEMA) - ours == {
         "workflow.runStart",
         "workflow.stepStart",

@@ -15,7 +15,7 @@ from hitl_web.approvals import Decider, decide
 from hitl_web.approvals.decisions import CONFLICT, FORBIDDEN, INVALID, OK
 from hitl_web.approvals.reassignments import parse_targets, reassign_step
 from hitl_web.engine import Client, RunStatus
-from hitl_web.engine.models import Refusal
+from hitl_web.engine.outcomes import Refusal
 from hitl_web.live import Realtime
 from hitl_web.settings import Settings
 from tests.conftest import ROOT, TEST_SECRET, Workers, wait_for_status, worker_env

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import redis
 
-from hitl_web.engine.models import ANSWERED, DueReason, NotClaimed, Refusal, WaitOutcome
+from hitl_web.engine.outcomes import ANSWERED, DueReason, NotClaimed, Refusal, WaitOutcome
 from hitl_web.engine.quorum import COUNTED, QuorumOutcome
 from hitl_web.engine.storage import keys, scripts
 from hitl_web.engine.storage.lua import lua_helpers

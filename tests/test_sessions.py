@@ -194,8 +194,9 @@ def test_password_hashing_does_not_stall_the_web_process(settings: Settings, tmp
     }
     web = WebServer(settings, tmp_path, env).start()
     try:
-        burst = [threading.Thread(target=_login_attempts, args=(web.url, [f"u{t}-{i}" for i in range(6)]))
-                 for t in range(8)]
+        burst = [
+            threading.Thread(target=_login_attempts, args=(web.url, [f"u{t}-{i}" for i in range(6)])) for t in range(8)
+        ]
         for t in burst:
             t.start()
         time.sleep(0.3)

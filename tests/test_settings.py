@@ -117,7 +117,8 @@ def test_the_gunicorn_config_imports_nothing_that_opens_sockets(tmp_path: Path) 
     out = subprocess.run(
         [sys.executable, "-c", probe], env={**env, "WEB_CONCURRENCY": "3"}, cwd=tmp_path, capture_output=True, text=True
     ).stdout
-    assert out.strip() == "[::1]:8123 3 ['hitl_web', 'hitl_web.gunicorn_conf', 'hitl_web.settings']"
+    loaded = ["hitl_web", "hitl_web.gunicorn_conf", "hitl_web.setting_types", "hitl_web.settings"]
+    assert out.strip() == f"[::1]:8123 3 {loaded}"
     bad = subprocess.run(
         [sys.executable, "-c", probe],
         env={**env, "WEB_CONCURRENCY": "many"},
@@ -132,9 +133,7 @@ def test_only_settings_reads_the_environment() -> None:
     # Writing a child's environment (dev.py, stack.py) is no read.
     reads = re.compile(r"os\.environ\.get|os\.getenv|os\.environ\[[^]]+\](?!\s*=[^=])|environ\.items")
     readers = [
-        str(path.relative_to(ROOT))
-        for path in (ROOT / "hitl_web").rglob("*.py")
-        if reads.search(path.read_text())
+        str(path.relative_to(ROOT)) for path in (ROOT / "hitl_web").rglob("*.py") if reads.search(path.read_text())
     ]
     assert readers == ["hitl_web/settings.py"]
 

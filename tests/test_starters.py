@@ -75,9 +75,14 @@ def test_a_workflow_names_who_may_start_it(settings: Settings, client: Client, w
             headers={"Authorization": f"Bearer {TOKENS[name]}"},
         )
         assert resp.status_code == expected, resp.get_json()
-    assert "may start" in http.post(
-        "/api/trigger", json={"workflowType": "restricted"}, headers={"Authorization": f"Bearer {TOKENS['mallory']}"}
-    ).get_json()["error"]
+    assert (
+        "may start"
+        in http.post(
+            "/api/trigger",
+            json={"workflowType": "restricted"},
+            headers={"Authorization": f"Bearer {TOKENS['mallory']}"},
+        ).get_json()["error"]
+    )
 
     def cli(*extra: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

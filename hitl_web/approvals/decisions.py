@@ -28,7 +28,8 @@ from ..engine import (
     get_workflow,
 )
 from ..engine.forms import options_of
-from ..engine.models import Refusal, Waiter
+from ..engine.models import Waiter
+from ..engine.outcomes import Refusal
 from ..engine.receipts import Receipt
 
 # HTTP-style statuses, shared by the pages, the API and the CLI's exit code.
@@ -42,8 +43,9 @@ class Decider:
 
     name: str
     approver: bool  # signed in as an approver, an API principal, or an operator at the command line
-    via: str  # form | api | cli
+    via: str  # form | api | cli | email-link | slack-link | webhook-link
     ip: str = ""
+    link: str = ""  # a one-click link's public id (notifications.links.Link.id), when one decided
 
 
 @dataclass
@@ -95,7 +97,8 @@ def describe_decision(event_data: Any, step: Step | None = None) -> str:
 
 def receipt_for(decider: Decider, event_data: Any, comment: str = "") -> Receipt:
     """The receipt stored with the resolution: who, when, how, what (the prompt's hash is added on resolve)."""
-    return Receipt(decider.name, time.time(), decider.via, event_data, comment or None, decider.ip or None)
+    extra = {"link": decider.link} if decider.link else {}
+    return Receipt(decider.name, time.time(), decider.via, event_data, comment or None, decider.ip or None, extra=extra)
 
 
 def wait_index(run: Run, event_id: str) -> int | None:

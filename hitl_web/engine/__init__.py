@@ -24,7 +24,8 @@ from .errors import (
 )
 from .forms import InvalidDecision
 from .middleware import WorkflowMiddleware
-from .models import Run, RunStatus, Step, StepStatus, StepType, Waiter, WaitResult
+from .models import Run, RunStatus, Step, StepStatus, StepType, Waiter
+from .outcomes import WaitResult
 from .parallel import Resume, Task
 from .quorum import QuorumOutcome, Tally
 from .receipts import Receipt

@@ -10,9 +10,10 @@ from pydantic import BaseModel, ValidationError
 
 from .durations import Duration, parse_duration
 from .errors import ResultNotSerializable
-from .forms import OPTIONS_ONLY, Options, decided_values, form_path, normalize_options
-from .models import Step, StepStatus, StepType, WaitResult, dumps
-from .quorum import QuorumOutcome, Tally, quorum_of
+from .forms import APPROVE, OPTIONS_ONLY, REJECT, Options, decided_values, decision_data, form_path, normalize_options
+from .models import Step, StepStatus, StepType, dumps
+from .outcomes import WaitResult
+from .quorum import QuorumOutcome, Tally, approves, quorum_of
 
 
 def to_json_value(value: Any, what: str) -> Any:
@@ -30,7 +31,12 @@ class Ask:
     ``message`` is what an approver is shown (default: "Waiting for <step name>"); ``approvers``
     limits who may decide it (users, ``group:<name>``; default: any approver). A typed ask: the
     decision is ``form`` (a pydantic model, prefilled from ``initial``) and one of ``options``.
-    ``quorum`` (a number, or "all"): that many distinct approvers must approve.
+    ``quorum`` (a number, or "all"): that many distinct approvers must approve. ``notify``: the
+    notifiers told of it (names in HITL_NOTIFIERS; default: its workflow's, or every one). ``due``:
+    when it is due (the inbox sorts and marks by it), before its ``timeout``. ``on_timeout``: what it
+    decides when nobody decided in time (an option, e.g. "reject", or ``{"option", "values"}``).
+    ``remind_every`` (at most ``reminders`` times) re-sends its notifications while it is open;
+    ``escalate_after``, ``escalate_to`` (users, ``group:<name>``) join its approvers (rungs.py).
     """
 
     step_name: str
@@ -42,13 +48,23 @@ class Ask:
     initial: dict[str, Any] | BaseModel | None = None
     options: Options | None = None
     quorum: int | str | None = None
+    notify: list[str] | None = None
+    due: Duration | None = None
+    on_timeout: str | dict[str, Any] | None = None
+    remind_every: Duration | None = None
+    reminders: int = 3
+    escalate_after: Duration | None = None
+    escalate_to: list[str] | None = None
 
     def step(self, now: float, separation_of_duties: bool) -> Step:
         """The ask's waiting step, opened at ``now``; ``ValueError`` for a bad argument."""
         seconds = parse_duration(self.timeout)
         if not isinstance(self.event_id, str) or not self.event_id:
             raise ValueError("event_id must be a non-empty string")
-        return Step(
+        due = parse_duration(self.due) if self.due is not None else None
+        if due is not None and due > seconds:
+            raise ValueError(f"an ask due after its timeout ({self.due} > {self.timeout}) is never due")
+        step = Step(
             self.step_name,
             StepType.WAIT,
             StepStatus.WAITING,
@@ -59,8 +75,48 @@ class Ask:
             approvers=list(self.approvers) if self.approvers else None,
             separation_of_duties=True if separation_of_duties else None,
             quorum=quorum_of(self.quorum, self.approvers),
+            notify=list(self.notify) if self.notify is not None else None,
+            due=now + due if due is not None else None,
             **typed_ask(self.form, self.initial, self.options),
         )
+        if self.on_timeout is not None:
+            step.on_timeout = default_outcome(step, self.on_timeout)
+        if self.remind_every is not None:
+            step.remind_every, step.reminders = parse_duration(self.remind_every), max(int(self.reminders), 1)
+        if (self.escalate_after is None) != (not self.escalate_to):
+            raise ValueError("escalate_after and escalate_to go together: when, and to whom")
+        if self.escalate_after is not None:
+            step.escalate_after, step.escalate_to = parse_duration(self.escalate_after), list(self.escalate_to or [])
+        return step
+
+
+def ladder(step: Step) -> str:
+    """The rungs an opening ask schedules (rungs.py), as ``schedule_rungs`` reads them: "r1 <due> e <due>", or ''."""
+    parts = []
+    if step.remind_every:
+        parts.append(f"r1 {step.started_at + step.remind_every!r}")
+    if step.escalate_after is not None and step.escalate_to:
+        parts.append(f"e {step.started_at + step.escalate_after!r}")
+    return " ".join(parts)
+
+
+def default_outcome(step: Step, outcome: str | dict[str, Any]) -> str:
+    """``on_timeout`` as the sweep resolves it (``Step.on_timeout``): the decision's data, checked as a decision is.
+
+    An option key (``"approve"``, ``"reject"``, a typed ask's own; with the values its run proposed)
+    or ``{"option": ..., "values": {...}}``; ``ValueError`` or ``InvalidDecision`` when it is not one.
+    """
+    raw = {"option": outcome, "values": step.initial or {}} if isinstance(outcome, str) else outcome
+    if not step.form:  # the guide's ask: Approve or Reject
+        if raw.get("option") not in {APPROVE, REJECT}:
+            raise ValueError("on_timeout of an ask without a form is 'approve' or 'reject'")
+        data: Any = {"approved": raw["option"] == APPROVE}
+    else:
+        data = decision_data(step, raw)
+    decided: dict[str, Any] = {"event_data": data}
+    if not approves(data):  # as client.decide marks a rejection: several asks until the first one read it
+        decided["verdict"] = "reject"
+    return dumps(decided)
 
 
 def wait_result(step: Step) -> WaitResult:
@@ -70,11 +126,13 @@ def wait_result(step: Step) -> WaitResult:
     tally = Tally.from_dict(result.get("quorum"))
     votes = result.get("votes") if step.quorum else None
     outcome = tally.outcome if tally is not None else None
-    withdrawn = bool(result.get("withdrawn"))
+    withdrawn, defaulted = bool(result.get("withdrawn")), bool(result.get("defaulted"))
     if not step.form or timeout or withdrawn or not isinstance(data, dict) or outcome is QuorumOutcome.UNREACHABLE:
-        return WaitResult(event_data=data, timeout=timeout, votes=votes, outcome=outcome, withdrawn=withdrawn)
+        return WaitResult(data, timeout, votes=votes, outcome=outcome, withdrawn=withdrawn, defaulted=defaulted)
     values = decided_values(step, data)
-    return WaitResult(data, timeout, option=data.get("option"), values=values, votes=votes, outcome=outcome)
+    return WaitResult(
+        data, timeout, option=data.get("option"), values=values, votes=votes, outcome=outcome, defaulted=defaulted
+    )
 
 
 def typed_ask(

@@ -12,7 +12,8 @@ from dataclasses import replace
 
 from .errors import RunNotFound
 from .journal import Journal, entry
-from .models import Refusal, Step, StepStatus, StepType, dumps
+from .models import Step, StepStatus, StepType, dumps
+from .outcomes import Refusal
 from .storage import scripts
 from .storage.store import RunStore
 
@@ -38,11 +39,21 @@ def targets(to: list[str]) -> list[str]:
 
 
 def reassign(
-    store: RunStore, journal: Journal, run_id: str, index: int, to: list[str], reason: str, by: str, operator: bool
+    store: RunStore,
+    journal: Journal,
+    run_id: str,
+    index: int,
+    to: list[str],
+    reason: str,
+    by: str,
+    operator: bool,
+    *,
+    escalation: bool = False,
 ) -> Refusal | None:
     """Give the open ask at step ``index`` to ``to``; None when done, else why not (the policy's reason).
 
     ``by`` is who reassigns, held to the ask's decision policy unless an ``operator`` (the command line).
+    ``escalation``: the ask's own ladder did it (rungs.py); the record says so, and the inbox shows it.
     """
     names, why = targets(to), reason.strip()
     if not why or len(why) > REASON_MAX:
@@ -59,7 +70,10 @@ def reassign(
         if step.status is not StepStatus.WAITING:
             return Refusal.DECIDED if step.status is StepStatus.COMPLETED else Refusal.CLOSED
         now = time.time()
-        record = {"by": by or "operator", "at": round(now, 3), "from": step.approvers, "to": names, "reason": why}
+        record: dict[str, object] = {"by": by or "operator", "at": round(now, 3), "from": step.approvers, "to": names,
+                                     "reason": why}  # fmt: skip
+        if escalation:
+            record["escalated"] = True
         changed = replace(step, approvers=names, reassignments=[*(step.reassignments or []), record])
         event = {"stepName": step.name, "index": index, "by": record["by"], "to": names,
                  "previous": step.approvers, "reason": why}  # fmt: skip

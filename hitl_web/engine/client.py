@@ -18,7 +18,8 @@ from .execution import Engine
 from .forms import decision_data, is_typed
 from .groups import Groups
 from .inbox import Inbox
-from .models import Refusal, Resolution, Run, RunStatus, Step, Waiter, dumps
+from .models import Run, RunStatus, Step, Waiter, dumps
+from .outcomes import Refusal, Resolution
 from .quorum import approves
 from .receipts import Receipt
 from .registry import get_workflow

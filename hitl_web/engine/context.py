@@ -16,7 +16,8 @@ from .durations import Duration, parse_duration
 from .errors import NonDeterminism, NonRetryableError, ResultNotSerializable, StepError
 from .forms import Options
 from .middleware import fire
-from .models import Step, StepStatus, StepType, WaitOutcome, WaitResult, apply_resolution
+from .models import Step, StepStatus, StepType, apply_resolution
+from .outcomes import WaitOutcome, WaitResult
 from .parallel import Resume, Task, run_parallel
 from .signals import LeaseLost, RetryStep, Suspend
 from .storage.store import Pending
@@ -118,6 +119,13 @@ class WorkflowContext:
         initial: dict[str, Any] | BaseModel | None = None,
         options: Options | None = None,
         quorum: int | str | None = None,
+        notify: list[str] | None = None,
+        due: Duration | None = None,
+        on_timeout: str | dict[str, Any] | None = None,
+        remind_every: Duration | None = None,
+        reminders: int = 3,
+        escalate_after: Duration | None = None,
+        escalate_to: list[str] | None = None,
     ) -> WaitResult:
         """Pause until ``notify(event_id, ...)`` or ``timeout``; the run holds no worker meanwhile.
 
@@ -127,9 +135,11 @@ class WorkflowContext:
         (labels, or keys to labels; default Approve and Reject); the result carries the option and
         the validated model (``WaitResult.option``, ``.values``). ``quorum`` (a number, or "all"):
         that many distinct approvers must approve, each vote counted once; the first rejection
-        rejects it (``WaitResult.outcome``, ``.votes``).
+        rejects it (``WaitResult.outcome``, ``.votes``). ``notify``, ``due``, ``on_timeout``, the
+        reminders and the escalation: see ``Ask``.
         """
-        ask = Ask(step_name, event_id, timeout, message, approvers, form, initial, options, quorum)
+        ask = Ask(step_name, event_id, timeout, message, approvers, form, initial, options, quorum, notify, due,
+                  on_timeout, remind_every, reminders, escalate_after, escalate_to)  # fmt: skip
         opened = ask.step(time.time(), self._execution.workflow.separation_of_duties)  # checked before it counts
         index, recorded = self._next(step_name, StepType.WAIT)
         ex = self._execution
@@ -151,6 +161,7 @@ class WorkflowContext:
                 fire(ex.middlewares, "on_warning", context=self, warning=warning)
                 state = WaitOutcome.WAITING
             if state is WaitOutcome.WAITING:
+                fire(ex.middlewares, "ask_opened", context=self, index=index, step=step)
                 ex.log_step(step_name, "waiting")
                 fire(ex.middlewares, "on_info", context=self, info=f"waiting for event {event_id!r}")
                 raise Suspend(step_name, reached.handed)

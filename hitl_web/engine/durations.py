@@ -42,6 +42,16 @@ def parse_duration(value: Duration) -> float:
     return seconds
 
 
+def spoken(seconds: float) -> str:
+    """Seconds as the largest whole units that say them: 86400 -> "1d", 5400 -> "1h30m", 45 -> "45s"."""
+    left, parts = round(seconds), []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if left >= size:
+            parts.append(f"{left // size}{unit}")
+            left %= size
+    return "".join(parts) or "0s"
+
+
 def _short(value: Duration) -> str:
     """``value`` for a message: hostile input may be hundreds of digits long."""
     try:

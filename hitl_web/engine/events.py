@@ -75,6 +75,14 @@ class AskAnswered(EventData):
     approve: bool = True
 
 
+class Reminded(EventData):
+    """A reminder of an open ask went out (its ladder's ``count``-th, rungs.py)."""
+
+    stepName: str = ""
+    index: int = -1
+    count: int = 1
+
+
 class Reassigned(EventData):
     """An open ask given to other approvers (``assignment.reassign``)."""
 
@@ -110,6 +118,7 @@ SCHEMA: dict[str, type[EventData]] = {
     "workflow.warning": RunWarning,
     "workflow.voteCast": VoteCast,
     "workflow.askAnswered": AskAnswered,
+    "workflow.reminded": Reminded,
     "workflow.reassigned": Reassigned,
 }
 

@@ -19,8 +19,9 @@ from .errors import (
 )
 from .journal import Journal, JournalBounds
 from .middleware import fire
-from .models import NotClaimed, RunStatus
+from .models import RunStatus
 from .outages import outage
+from .outcomes import NotClaimed
 from .progress import Progress
 from .registry import Workflow, get_workflow, load_workflows, middlewares_for
 from .signals import LeaseLost, RetryStep, Suspend
@@ -48,6 +49,8 @@ class Engine:
         self.store = RunStore(connection, settings, (self.queue.key, self.queue.redis_queues_keys), self.journal)
         # Every execution's transitions go to its run's journal, before any user middleware hears of them.
         self.progress = Progress(self.journal)
+        # Listeners the process adds after the engine's own (a worker's notifications, notifications/).
+        self.listeners: list[Any] = []
         # Run id and token of the execution in progress in this process, for lease renewal.
         self.current: tuple[str, str] | None = None
         load_workflows(settings.workflow_modules)
@@ -122,7 +125,7 @@ class Execution:
                 self.run_id, self.token, RunStatus.FAILED, Pending(), error=str(exc), take_next=self.take_next
             )
             return ended.handed
-        self.middlewares = [self.engine.progress, *middlewares_for(self.workflow)]
+        self.middlewares = [self.engine.progress, *self.engine.listeners, *middlewares_for(self.workflow)]
         context = WorkflowContext(self, self.workflow.load_payload(claim.payload))
         self.engine.current = (self.run_id, self.token)
         started = time.monotonic()

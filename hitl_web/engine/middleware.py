@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .context import WorkflowContext
+    from .models import Step
 
 log = logging.getLogger("hitl_web.engine")
 
@@ -53,6 +54,15 @@ class WorkflowMiddleware:
 
     def on_warning(self, *, context: WorkflowContext, warning: str) -> None:
         """Something went wrong that the engine recovers from, such as a step to be retried."""
+
+    def ask_opened(self, *, context: WorkflowContext, index: int, step: Step) -> None:
+        """An ask (the wait at step ``index``) is open for its approvers: the notifiers' cue."""
+
+    def ask_rung(self, *, run_id: str, workflow: str, index: int, step: Step, rung: str) -> None:
+        """A rung of an open ask's ladder fired (a reminder 'r<n>', or the escalation 'e'; rungs.py).
+
+        Fired by a worker's sweeper, outside any execution: there is no context.
+        """
 
     def on_info(self, *, context: WorkflowContext, info: str) -> None:
         """Something worth logging happened, such as the run suspending."""

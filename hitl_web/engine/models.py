@@ -8,8 +8,6 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from .quorum import QuorumOutcome, Tally
-
 
 class RunStatus(StrEnum):
     """Where a run is in its life."""
@@ -75,6 +73,19 @@ class Step:
     quorum: int | str | None = None
     # Each reassignment of the open ask: who, when, from which approvers to which, and why.
     reassignments: list[dict[str, Any]] | None = None
+    # The notifiers told of the ask (HITL_NOTIFIERS names); None: its workflow's, or every one.
+    notify: list[str] | None = None
+    # When the ask is due (the inbox sorts and marks by it), apart from its hard deadline.
+    due: float | None = None
+    # What the ask decides when its deadline passes undecided (asks.default_outcome), as JSON text:
+    # {"event_data": ..., "verdict"?: "reject"}; the sweep resolves it with that, by the system.
+    on_timeout: str | None = None
+    # Its ladder (rungs.py): a reminder every ``remind_every`` seconds, at most ``reminders``; after
+    # ``escalate_after`` seconds undecided, ``escalate_to`` join its approvers.
+    remind_every: float | None = None
+    reminders: int | None = None
+    escalate_after: float | None = None
+    escalate_to: list[str] | None = None
 
     def to_json(self) -> str:
         """The stored form: short keys, times to the millisecond, defaults left out (waiting runs stay small)."""
@@ -109,6 +120,8 @@ class Step:
             prompt += [self.form, self.initial, self.options]
         if self.quorum:  # and so does an ask without a quorum
             prompt += [self.quorum]
+        if self.due:  # and one without a due date
+            prompt += [round(self.due, 3)]
         shown = json.dumps(prompt, sort_keys=True)
         return hashlib.sha256(shown.encode()).hexdigest()
 
@@ -142,9 +155,16 @@ STORED_KEYS = {
     "options": "op",
     "quorum": "q",  # the scripts read it: each approver's vote counts once until the quorum is met
     "reassignments": "ra",
+    "notify": "nt",
+    "due": "du",
+    "on_timeout": "ot",  # the scripts read it: a timeout resolves the ask with it (_asks.lua's timeout_of)
+    "remind_every": "re",  # the scripts read these two: rungs.lua schedules the next reminder
+    "reminders": "rn",
+    "escalate_after": "ea",
+    "escalate_to": "et",
 }
 LONG_KEYS = {short: key for key, short in STORED_KEYS.items()}
-TIMES = frozenset({"started_at", "finished_at", "deadline"})
+TIMES = frozenset({"started_at", "finished_at", "deadline", "due"})
 # The keys ``to_json`` leaves out when they are None (name, type, status, start and attempts it writes itself).
 _OPTIONAL = tuple(
     (key, short, key in TIMES)
@@ -164,6 +184,8 @@ def apply_resolution(step: Step, resolution: dict[str, Any]) -> None:
         step.result["quorum"] = resolution.get("quorum")
     if resolution.get("withdrawn"):  # an ask of several, closed unanswered when another rejected
         step.result["withdrawn"] = True
+    if resolution.get("defaulted"):  # decided by the system: its deadline passed (Step.on_timeout)
+        step.result["defaulted"] = True
     receipt = resolution.get("receipt")
     if isinstance(receipt, dict) and not receipt.get("prompt_sha256"):
         # The prompt a decision answered is the wait it resolved: every entry point's receipt (form,
@@ -189,85 +211,6 @@ class Waiter:
     def to_dict(self) -> dict[str, Any]:
         """Plain data."""
         return asdict(self)
-
-
-class Refusal(StrEnum):
-    """Why the decision policy (``_waits.lua``'s ``refusal`` and ``too_late``) refused a decision."""
-
-    EXPIRED = "expired"
-    NOT_APPROVER = "not_approver"
-    OWN_RUN = "own_run"
-    DECIDED = "decided"
-    CLOSED = "closed"
-    FORM = "form"  # a typed ask, and a decision not checked against its form (forms.decision_data)
-    ALREADY_VOTED = "already_voted"  # a quorum ask: this principal's vote is counted already
-    EARLY_VOTE = "early_vote"  # a quorum ask takes votes only once it is open (no lookback)
-
-
-class NotClaimed(StrEnum):
-    """Why ``claim_run`` (``_runs.lua``) did not give an execution the run: none, held, early, or its status."""
-
-    MISSING = "missing"
-    BUSY = "busy"  # another execution holds its lease
-    EARLY = "early"  # parked until later: a wake-up call that came before its time
-    WAITING = "waiting"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-class WaitOutcome(StrEnum):
-    """What reaching a wait did (``wait.lua``, ``asks.lua``)."""
-
-    WAITING = "waiting"  # registered as a waiter: the run stops holding a worker
-    RESOLVED = "resolved"  # a decision kept for its event id (lookback) resolved it at once
-    OPEN = "open"  # several asks opened while the steps beside them run (asks.lua): the run goes on
-    REFUSED = "refused"  # the policy refused the kept decision: still waiting
-    LOST = "lost"  # the execution no longer owns the run
-
-
-class DueReason(StrEnum):
-    """Why a sweep (``sweep.lua``) handed a run to a new job."""
-
-    TIMEOUT = "timeout"  # its wait's deadline passed: it resumes with a timeout
-    LEASE = "lease"  # its execution's lease ran out (a crashed or stuck worker)
-    QUEUED = "queued"  # its wake-up call waited past the lease in a long queue
-    WAKE = "wake"  # a parked run's time to go on came
-
-
-# resolve.lua's outcome for an ask of several answered while its run waits on the others (or runs).
-ANSWERED = "answered"
-
-
-@dataclass(frozen=True)
-class Resolution:
-    """What a notify did: the waiters it resolved, the runs whose policy refused it, and lookback."""
-
-    waiters: list[Waiter]
-    refused: list[tuple[Waiter, Refusal]]
-    kept: bool
-    # Quorum asks the decision voted on without resolving them: (the waiter, its tally so far).
-    counted: list[tuple[Waiter, Tally]] = field(default_factory=list)
-    # Of ``waiters``, asks of several answered whose run does not resume yet (it waits on the others).
-    answered: list[Waiter] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class WaitResult:
-    """What ``wait_for_event`` returns: the event's data, or ``timeout=True`` and ``None``.
-
-    For a typed ask also the option chosen and the decided values as the form's model.
-    """
-
-    event_data: Any
-    timeout: bool
-    option: str | None = None
-    values: Any = None
-    # A quorum ask: every vote counted (each a receipt with "approve"), and what they came to.
-    votes: list[dict[str, Any]] | None = None
-    outcome: QuorumOutcome | None = None
-    # An ask of several (``context.parallel``) closed unanswered: another ask did not approve.
-    withdrawn: bool = False
 
 
 @dataclass

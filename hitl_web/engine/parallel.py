@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from .asks import Ask, wait_result
 from .middleware import fire
-from .models import Step, StepStatus, StepType, WaitOutcome, apply_resolution
+from .models import Step, StepStatus, StepType, apply_resolution
+from .outcomes import WaitOutcome
 from .signals import LeaseLost, Suspend
 
 if TYPE_CHECKING:
@@ -92,7 +93,7 @@ def _open_and_wait(
 ) -> dict[int, Any]:
     """Open the asks (the ``fresh`` ones announced), run the tasks beside them, then wait: the resolutions."""
     ex = context._execution
-    asks = [(index, steps[index].event_id or "") for index in steps]
+    asks = [(index, steps[index]) for index in steps]
     tasks_left = any(isinstance(b, Task) and (s[1] is None or s[1].status is not StepStatus.COMPLETED)
                      for b, s in zip(branches, slots, strict=True))  # fmt: skip
     # Every branch not recorded yet is, in order (records fill positions one after another): an ask
@@ -109,6 +110,7 @@ def _open_and_wait(
     for index in fresh:  # announced once they are open, so a page told about one can show its form
         context._set_current(index, steps[index])
         fire(ex.middlewares, "before_execution", context=context, step_name=steps[index].name)
+        fire(ex.middlewares, "ask_opened", context=context, index=index, step=steps[index])
         ex.log_step(steps[index].name, "waiting")
     if tasks_left:
         _run_tasks(context, branches, slots, results)

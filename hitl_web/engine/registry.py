@@ -48,6 +48,8 @@ class Workflow:
     separation_of_duties: bool = False
     # Who may start a run (signed-in names, API principals); None: any principal.
     starters: tuple[str, ...] | None = None
+    # The notifiers (by name, HITL_NOTIFIERS) told of its asks; None: every configured one.
+    notify: tuple[str, ...] | None = None
 
     def validate_payload(self, payload: Any) -> Any:
         """The payload as stored (JSON data), or ``InvalidPayload`` with pydantic's message."""
@@ -85,6 +87,7 @@ def workflow(
     retry_backoff: float = 2.0,
     separation_of_duties: bool = False,
     starters: Iterable[str] | None = None,
+    notify: Iterable[str] | None = None,
 ) -> Callable[[WorkflowFunction], WorkflowFunction]:
     """Register the decorated function as the workflow ``name``."""
     if retries < 0:
@@ -101,6 +104,7 @@ def workflow(
             policy,
             separation_of_duties,
             tuple(starters) if starters is not None else None,
+            tuple(notify) if notify is not None else None,
         )
         return fn
 

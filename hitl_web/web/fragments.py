@@ -8,7 +8,7 @@ from flask import Flask, render_template
 from markupsafe import Markup
 
 from ..engine import Client, Run, RunStatus
-from .inbox import inbox_items
+from .inbox import BADGE_CAP, inbox_items
 from .viewer import EVERYONE, Viewer
 from .views import RunView, run_view
 
@@ -62,7 +62,7 @@ def index_fragments(client: Client) -> str:
 def inbox_fragments(client: Client, viewer: Viewer, workflow: str = "") -> str:
     """The inbox page's list and the header's count for ``viewer``, as out-of-band fragments."""
     items = inbox_items(client, viewer, workflow)
-    count = client.inbox.count(viewer.name)
+    count = client.inbox.count(viewer.name, cap=BADGE_CAP)
     return render_fragment("inbox_list", oob=True, push=True, items=items) + render_fragment(
         "inbox_count", oob=True, push=True, inbox_count=count
     )

@@ -14,6 +14,7 @@ from .viewer import Viewer, not_offered
 from .views import fmt_time
 
 PAGE = 100  # asks read per round from the index
+BADGE_CAP = 100  # the header's badge counts this far, then shows "99+" (_inbox_count.html)
 SCAN_MAX = 2000  # with a workflow filter, asks read at most before the page shows what it found
 
 
@@ -26,8 +27,10 @@ class InboxItem:
     workflow: str
     message: str
     deadline_text: str
-    left: str  # "in 3 h 5 min", or "overdue by 4 min"
+    left: str  # "in 3 h 5 min", or "overdue by 4 min" (to its due date, if it has one, else its deadline)
     overdue: bool
+    due: bool = False  # ``left`` counts to the ask's due date
+    escalated: bool = False  # its ladder added approvers: nobody decided it in time (rungs.py)
 
 
 def time_left(seconds: float) -> str:
@@ -60,11 +63,12 @@ def inbox_items(client: Client, viewer: Viewer, workflow: str = "", limit: int =
                 continue  # decided a moment ago: its script takes it out of the index
             if not_offered(viewer, run, ask.index, step):
                 continue  # their own run, or voted already
-            left = (step.deadline or ask.deadline) - now
+            left = (step.due or step.deadline or ask.deadline) - now  # the index scores it the same way
             shown = time_left(left)
+            escalated = any(r.get("escalated") for r in step.reassignments or [])
             items.append(InboxItem(run.run_id, ask.index, run.workflow, step.message or step.name,
                                    fmt_time(step.deadline), f"in {shown}" if left >= 0 else f"overdue by {shown}",
-                                   left < 0))  # fmt: skip
+                                   left < 0, step.due is not None, escalated))  # fmt: skip
         if len(asks) < PAGE:
             break
     return items[:limit]
@@ -78,6 +82,6 @@ def header_count() -> int | None:
     if not open_mode() and not signed_in():
         return None
     try:
-        return current_client().inbox.count(current_user())
+        return current_client().inbox.count(current_user(), cap=BADGE_CAP)
     except redis.RedisError:
         return None

@@ -23,6 +23,7 @@ from ..approvals.bulk import decide_picked, parse_picked
 from ..approvals.reassignments import parse_targets, reassign_step
 from ..engine import InvalidPayload, NotAllowed, RunNotFound, Step, UnknownWorkflow, get_workflow, workflow_names
 from ..engine.forms import form_model
+from ..notifications.deliveries import Deliveries
 from .fragments import render_fragment
 from .inbox import inbox_items
 from .payload_form import StartForm, form_values, parse_submission, start_form, start_forms
@@ -178,7 +179,8 @@ def run_page(run_id: str, refused: ApprovalView | None = None) -> str:
     if refused is not None:
         view.approvals = [refused if a.index == refused.index else a for a in view.approvals]
     trail = timeline(client(), run)
-    return render_template("run.html", run=view, after=after, notices=notices, timeline=trail)
+    sent = Deliveries(client().store.redis, client().settings.key_prefix).of_run(run_id)
+    return render_template("run.html", run=view, after=after, notices=notices, timeline=trail, deliveries=sent)
 
 
 def _typed(run_id: str, index: int) -> bool:

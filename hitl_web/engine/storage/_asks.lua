@@ -28,6 +28,24 @@ local function open_ask(this, wait_index, resumed, event_id)
   end
   return nil
 end
+-- The ask of several (``wait_index``) at ``index``, if it is still open: index, record and step.
+local function open_ask_at(this, wait_index, resumed, index)
+  if resumed or redis.call('HEXISTS', this.run, 'resolution:' .. index) == 1 then return nil end
+  for _, i in ipairs(asks_of(wait_index)) do
+    if i == index then
+      local _, record, step = waiting_on(this, i)
+      return i, record, step
+    end
+  end
+  return nil
+end
+-- The ladder of an ask that opens (``ladder``: "<rung> <when due> ..." from models/rungs.py, '' for
+-- none) goes into RUNGS (``rungs``), NX: opening it again (a replay) moves no rung.
+local function schedule_rungs(rungs, this, index, ladder)
+  for rung, at in string.gmatch(ladder or '', '(%w+) (%S+)') do
+    redis.call('ZADD', rungs, 'NX', at, this.id .. ':' .. index .. ':' .. rung)
+  end
+end
 -- An ask of several takes ``resolution`` (kept on the run until it resumes) and leaves its waiters
 -- and the inbox.
 local function answer(this, waiters, index, step, resolution)
@@ -72,6 +90,15 @@ local function settle(this, waiters, wait_index, mode, now)
   redis.call('HDEL', this.run, unpack(names))
   return '{' .. table.concat(parts, ',') .. '}'
 end
+-- The resolution an ask takes when its deadline passes: ``timeout`` (the sweep's, no decision), or
+-- the ask's own default outcome ('ot', models.Step.on_timeout: JSON text, never re-encoded) decided
+-- by the system, with a receipt that says so.
+local function timeout_of(step, timeout, now)
+  local default = type(step) == 'table' and step['ot']
+  if type(default) ~= 'string' then return timeout end
+  return '{"timeout":false,"defaulted":true,"at":' .. now .. ',"receipt":{"by":"system","via":"timeout","at":'
+    .. now .. '},' .. string.sub(default, 2)
+end
 -- Asks of several whose deadline passed take a timeout (``timeout``: its resolution). Returns the
 -- soonest deadline of those still open (nil: none), the run's score in WAITING.
 local function time_out_asks(this, waiters, wait_index, timeout, now)
@@ -81,7 +108,7 @@ local function time_out_asks(this, waiters, wait_index, timeout, now)
       local _, _, step = waiting_on(this, i)
       local d = step and tonumber(step['d'])
       if d and d <= tonumber(now) then
-        answer(this, waiters, i, step, timeout)
+        answer(this, waiters, i, step, timeout_of(step, timeout, now))
       elseif d and (not soonest or d < soonest) then
         soonest = d
       end

@@ -55,6 +55,10 @@ local function inbox(this, entries, index, deadline)
     if deadline then redis.call('ZADD', key, deadline, member) else redis.call('ZREM', key, member) end
   end
 end
+-- Where an open ask stands in the inbox: its due date (models.Step.due), else its deadline.
+local function filed_at(step)
+  return step['du'] or step['d'] or '+inf'
+end
 -- The run stops waiting on the event id its step record at ``index`` names (a cancel, a timeout):
 -- that event id is data, so its many_waiters key is found here; the ask leaves the inbox.
 local function leave_wait(waiters, this, index)
@@ -66,7 +70,7 @@ end
 -- why ``principal`` may not decide the wait whose step record is ``step`` (decoded), or nil when they may.
 -- A typed ask (its record names a form, 'fm') takes only a decision checked against that form
 -- (``form``, see forms.decision_data): 'form'. Beyond that, no principal (library code's plain notify)
--- means no policy, as in Upstash. Reasons are models.Refusal: 'expired' (deadline passed),
+-- means no policy, as in Upstash. Reasons are outcomes.Refusal: 'expired' (deadline passed),
 -- 'not_approver' (outside the wait's approvers), 'own_run' (separation of duties: the principal
 -- started the run).
 local function refusal(this, step, principal, now, form)

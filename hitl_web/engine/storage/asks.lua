@@ -1,5 +1,5 @@
 -- Several asks at once (scripts.ASKS; context.parallel). ``asks``: JSON [{"i": index, "e": event
--- id}, ...], whose step records ride in ``records``. Each ask opens with its own waiters entry and
+-- id, "l": its ladder (schedule_rungs)}, ...], whose step records ride in ``records``. Each ask opens with its own waiters entry and
 -- inbox entries; a decision kept for its event id (lookback) answers it at once unless the policy
 -- refuses it (refuse_kept). ``mode``: when the run resumes (settle, _asks.lua). Opening an ask
 -- again (a replay; the suspend after the steps beside the asks) changes nothing.
@@ -9,10 +9,10 @@
 -- {'waiting', '', refusals, the next run (the hand-off)}. refusals: {index, principal, reason, ...}.
 -- {'lost'} when the execution no longer owns the run.
 local run, steps, lookback, lookback_order, waiters = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local due, running, waiting, queue = KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local due, running, waiting, rungs, queue = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 local prefix, run_id, token, records, clear, asks = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local mode, suspend, now, next_token, next_lease = ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11]
-local riding = {keys = 10, args = 12}
+local riding = {keys = 11, args = 12}
 append_journal(riding)
 local this = {id = run_id, prefix = prefix, run = run, steps = steps, lookback = lookback, lookback_order = lookback_order}
 local halt = own_and_record(this, token, records, clear, {'lost'})
@@ -32,7 +32,8 @@ for k, ask in ipairs(cjson.decode(asks)) do
         for _, v in ipairs({i, principal or '', why}) do table.insert(refusals, v) end
       end
       add_waiter(waiters, many_waiters_key(prefix, event_id), event_id, run_id)
-      inbox(this, step['p'], i, step['d'] or '+inf')
+      inbox(this, step['p'], i, filed_at(step))
+      schedule_rungs(rungs, this, i, ask['l'])
     end
   end
 end

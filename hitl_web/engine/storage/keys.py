@@ -24,7 +24,7 @@ RUN_KEYS: dict[str, tuple[str, str]] = {
     "lookback_order": (":lookback:{", "}:order"),
 }
 RUN_KEY_MEANINGS: dict[str, str] = {  # docs/architecture.md's key table shows these
-    "run": "hash of the run's fields (status, workflow, payload, owner and lease, resolution, result)",
+    "run": "hash of the run's fields (status, workflow, payload, owner and lease, open asks, resolutions, result)",
     "steps": "list of its step records, in execution order",
     "journal": "list of its journal entries (its events, bounded)",
     "lookback": "hash of decisions kept until it waits on their event id",
@@ -163,6 +163,11 @@ class Keys:
         return f"{self.prefix}:groups"
 
     @cached_property
+    def rungs(self) -> str:
+        """Sorted set of open asks' reminders and escalations ("<run id>:<index>:<rung>") by when each is due."""
+        return f"{self.prefix}:rungs"
+
+    @cached_property
     def due(self) -> str:
         """Sorted set of running runs by their lease's end or a parked run's wake-up time."""
         return f"{self.prefix}:due"
@@ -219,14 +224,15 @@ class Keys:
         run = self.of(run_id)
         return {"run": run.run, "steps": run.steps, "lookback": run.lookback, "lookback_order": run.lookback_order,
                 "waiters": self.waiters, "many_waiters": self.many_waiters(event_id), "due": self.due,
-                "running": self.statuses["running"], "waiting": self.statuses["waiting"], "queue": queue}  # fmt: skip
+                "running": self.statuses["running"], "waiting": self.statuses["waiting"], "rungs": self.rungs,
+                "queue": queue}  # fmt: skip
 
     def for_asks(self, run_id: str, queue: str) -> dict[str, str]:
         """KEYS of asks.lua."""
         run, s = self.of(run_id), self.statuses
         return {"run": run.run, "steps": run.steps, "lookback": run.lookback, "lookback_order": run.lookback_order,
                 "waiters": self.waiters, "due": self.due, "running": s["running"], "waiting": s["waiting"],
-                "queue": queue}  # fmt: skip
+                "rungs": self.rungs, "queue": queue}  # fmt: skip
 
     def for_resolve(self, event_id: str, run_id: str | None, queue: str, queues: str) -> dict[str, str]:
         """KEYS of resolve.lua (the run's keys '' when the notify names no run)."""

@@ -7,7 +7,8 @@ import json
 import redis
 
 from ..errors import RunNotFound
-from ..models import ANSWERED, Refusal, Resolution, Run, RunStatus, Step, StepStatus, Waiter, apply_resolution
+from ..models import Run, RunStatus, Step, StepStatus, Waiter, apply_resolution
+from ..outcomes import ANSWERED, Refusal, Resolution
 from ..quorum import COUNTED, Tally
 from .keys import Keys
 from .replies import Record, Resolved, resolutions

@@ -4,7 +4,7 @@
 -- operator at the command line). One script, so no vote and no deadline falls between the check and
 -- the change: a vote after it meets the new approvers. The entries riding along announce it.
 -- Returns '' (reassigned), 'changed' (the record moved on since it was read: read it again), or a
--- models.Refusal ('decided', 'closed', and the policy's own).
+-- outcomes.Refusal ('decided', 'closed', and the policy's own).
 local run, steps, audit = KEYS[1], KEYS[2], KEYS[3]
 local prefix, run_id, index, was, record, principal, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local change, audit_max = ARGV[8], ARGV[9]
@@ -25,7 +25,7 @@ to_audit(audit, audit_max, {'kind', why and 'refused' or 'reassigned', 'run', ru
 if why then return why end
 redis.call('LSET', steps, tonumber(index), record)
 inbox(this, step['p'], index, nil)
-inbox(this, cjson.decode(record)['p'], index, step['d'] or '+inf')
+inbox(this, cjson.decode(record)['p'], index, filed_at(step))
 redis.call('HSET', run, 'updated', now)
 append_journal(riding)
 return ''

@@ -10,7 +10,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ..models import DueReason, NotClaimed, Refusal, Step, WaitOutcome
+from ..models import Step
+from ..outcomes import DueReason, NotClaimed, Refusal, WaitOutcome
 
 
 def text(value: bytes | str | None) -> str:
@@ -128,6 +129,23 @@ def asked(reply: list[Any]) -> Asked:
     refusals = [(int(i), who, Refusal(why)) for i, who, why in zip(flat[::3], flat[1::3], flat[2::3], strict=True)]
     by_index = json.loads(reply[1]) if state is WaitOutcome.RESOLVED else {}
     return Asked(state, {int(i): r for i, r in by_index.items()}, refusals, next_run(reply[3]))
+
+
+@dataclass(frozen=True)
+class Rung:
+    """A due rung of an open ask's ladder (``rungs.lua``): a reminder ('r<n>') or its escalation ('e')."""
+
+    run_id: str
+    index: int
+    rung: str
+    step: Step
+    workflow: str
+
+
+def rungs(reply: list[Any]) -> list[Rung]:
+    """``rungs.lua``'s reply."""
+    rows = zip(reply[0::5], reply[1::5], reply[2::5], reply[3::5], reply[4::5], strict=True)
+    return [Rung(text(rid), int(text(i)), text(r), Step.from_json(raw), text(wf)) for rid, i, r, raw, wf in rows]
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@
 -- An ask of several (see _asks.lua) takes the resolution alone; the run resumes once they settle.
 -- Returns {kept, run id, its waiting step's record, outcome ('' resolved, 'counted' a vote counted
 -- on an ask still open, 'answered' an ask of several answered while the run waits on the others,
--- else a models.Refusal), the quorum's tally as JSON ('' for none), ...}.
+-- else a outcomes.Refusal), the quorum's tally as JSON ('' for none), ...}.
 local waiters, many_waiters, due, running, waiting, queue, queues = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local run, steps, journal, lookback, lookback_order, audit = KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13]
 local prefix, event_id, resolution, only, now, lease = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]

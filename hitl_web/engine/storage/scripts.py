@@ -73,9 +73,10 @@ WRITE_STEP = Spec(
     helpers=("journal", "_runs"),
     riders=True,
 )
-# approvers: the ask's, as JSON ('' : anyone), for the inbox.
+# approvers: the ask's, as JSON ('' : anyone), and filed: its place in the inbox (its due date, else
+# its deadline), for the inbox.
 WAIT_ARGS: tuple[str, ...] = ("prefix", "run_id", "token", "records", "clear", "index", "event_id", "deadline", "now")
-WAIT_ARGS += (*HAND_OFF_ARGS, "approvers")
+WAIT_ARGS += (*HAND_OFF_ARGS, "approvers", "filed", "ladder")  # ladder: its reminders and escalation
 WAIT = Spec(
     "wait",
     keys=(
@@ -88,11 +89,12 @@ WAIT = Spec(
         "due",
         "running",
         "waiting",
+        "rungs",
         *HAND_OFF_KEYS,
     ),
     args=WAIT_ARGS,
     decode=replies.waited,
-    helpers=("journal", "_indexes", "_runs", "_waits"),
+    helpers=("journal", "_indexes", "_runs", "_waits", "_asks"),
     riders=True,
     found=(QUEUE_HEAD, GROUPS, INBOXES, LEGACY),
 )
@@ -101,7 +103,18 @@ WAIT = Spec(
 ASKS_ARGS: tuple[str, ...] = ("prefix", "run_id", "token", "records", "clear", "asks", "mode", "suspend", "now")
 ASKS = Spec(
     "asks",
-    keys=("run", "steps", "lookback", "lookback_order", "waiters", "due", "running", "waiting", *HAND_OFF_KEYS),
+    keys=(
+        "run",
+        "steps",
+        "lookback",
+        "lookback_order",
+        "waiters",
+        "due",
+        "running",
+        "waiting",
+        "rungs",
+        *HAND_OFF_KEYS,
+    ),
     args=(*ASKS_ARGS, *HAND_OFF_ARGS),
     decode=replies.asked,
     helpers=("journal", "_indexes", "_runs", "_waits", "_asks"),
@@ -215,6 +228,14 @@ WAITERS = Spec(
     found=(("the keys of each run waiting on the event id", "the waiters hash names them"), LEGACY),
 )
 
+RUNGS = Spec(
+    "rungs",
+    keys=("rungs",),
+    args=("prefix", "now", "limit"),
+    decode=replies.rungs,
+    helpers=("_runs", "_waits", "_asks"),
+    found=(("the keys of the run each due rung names", "RUNGS names them"), LEGACY),
+)
 REASSIGN = Spec(
     "reassign",
     keys=("run", "steps", "audit"),
@@ -230,7 +251,7 @@ SPECS: dict[str, Spec[Any]] = {
     s.name: s
     for s in (
         TRIGGER, CLAIM, HANDOFF, WRITE_STEP, WAIT, ASKS, RESOLVE, SWEEP, MIGRATE, RENEW, PARK, FINISH, CANCEL, READ,
-        PAGE, TAKE_MOVED, APPEND, WAKE, WAITERS, REASSIGN, INBOX_BACKFILL,
+        PAGE, TAKE_MOVED, APPEND, WAKE, WAITERS, REASSIGN, INBOX_BACKFILL, RUNGS,
     )
 }  # fmt: skip
 

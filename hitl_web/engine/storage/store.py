@@ -14,8 +14,10 @@ from typing import Any
 import redis
 
 from ...settings import Settings
+from ..asks import ladder
 from ..journal import Journal, entry
-from ..models import NotClaimed, Refusal, Resolution, RunStatus, Step, WaitOutcome, dumps
+from ..models import RunStatus, Step, dumps
+from ..outcomes import NotClaimed, Refusal, Resolution, WaitOutcome
 from . import scripts
 from .keys import NONCE_STEM_HEX, Keys, new_nonce
 from .pending import Pending as Pending
@@ -173,7 +175,8 @@ class RunStore(RunQueries):
         hand_off = self._hand_off(take_next)
         args = dict(prefix=self.prefix, run_id=run_id, token=token, **pending.take(), index=index,
                     event_id=step.event_id, deadline=repr(step.deadline), now=stamp(), **hand_off,
-                    approvers=dumps(step.approvers) if step.approvers else "")  # fmt: skip
+                    approvers=dumps(step.approvers) if step.approvers else "",
+                    filed=repr(step.due if step.due is not None else step.deadline), ladder=ladder(step))  # fmt: skip
         keys = self.keys.for_wait(run_id, step.event_id, self.queue_keys[0])
         reached = scripts.WAIT.call(self.redis, keys, args, self.journal.riders())
         handed = self._handed(reached.next, hand_off)
@@ -182,16 +185,16 @@ class RunStore(RunQueries):
         return Reached(reached.state, reached.resolution, handed)
 
     def open_asks(
-        self, run_id: str, token: str, asks: list[tuple[int, str]], mode: str, pending: Pending, *,
+        self, run_id: str, token: str, asks: list[tuple[int, Step]], mode: str, pending: Pending, *,
         suspend: bool, take_next: bool = False,
     ) -> Opened:  # fmt: skip
-        """Open the asks (index, event id) at once (``asks.lua``); with ``suspend``, wait for them unless they settle.
+        """Open the asks at once (``asks.lua``); with ``suspend``, wait for them unless they settle.
 
-        The asks' records go first, in ``pending``. ``mode`` says when they settle (``parallel.Resume``).
-        Opening an ask again changes nothing.
+        Their records go first, in ``pending`` (``asks`` gives only event ids and ladders). ``mode``
+        says when they settle (``parallel.Resume``). Opening an ask again changes nothing.
         """
         hand_off = self._hand_off(take_next and suspend)
-        opened = dumps([{"i": index, "e": event_id} for index, event_id in asks])
+        opened = dumps([{"i": index, "e": step.event_id, "l": ladder(step)} for index, step in asks])
         args = dict(prefix=self.prefix, run_id=run_id, token=token, **pending.take(), asks=opened, mode=mode,
                     suspend="1" if suspend else "0", now=stamp(), **hand_off)  # fmt: skip
         keys = self.keys.for_asks(run_id, self.queue_keys[0])

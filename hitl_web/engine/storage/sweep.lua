@@ -21,6 +21,8 @@ local function time_out(this, wait_index, mode)
       return
     end
   else
+    local _, _, step = waiting_on(this, wait_index)
+    resolution = timeout_of(step, timeout, now)
     leave_wait(waiters, this, wait_index)
   end
   resume(this, due, waiting, running, resolution, now, lease)

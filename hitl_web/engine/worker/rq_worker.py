@@ -79,6 +79,11 @@ class Worker(SteadyWorker):
         if self._engine is None:
             own = redis.Redis(connection_pool=self.connection.connection_pool, single_connection_client=True)
             self._engine = Engine(own, Settings.from_env())
+            if self._engine.settings.notifiers:  # the asks' notifiers hear them open (notifications/)
+                from ...notifications.announce import Notifications
+
+                # Over the pool, not the main thread's own connection: the sweeper thread tells reminders.
+                self._engine.listeners.append(Notifications(self.connection, self._engine.settings))
         return self._engine
 
     def _start_scheduler(

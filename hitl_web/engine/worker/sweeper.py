@@ -8,8 +8,10 @@ import time
 from typing import TYPE_CHECKING
 
 from ..execution import Engine
-from ..models import DueReason
+from ..middleware import fire
 from ..outages import Backoff, outage
+from ..outcomes import DueReason
+from ..rungs import fire_due
 from .heartbeat import beat, beat_every
 
 if TYPE_CHECKING:
@@ -72,4 +74,8 @@ class Sweeper(threading.Thread):
             log.info("run=%s due=%s: enqueued", run_id, why)
             self.engine.enqueue(run_id)
             enqueued += 1
+        for rung in fire_due(self.engine.store, self.engine.journal):
+            log.info("run=%s ask=%s rung=%s fired", rung.run_id, rung.index, rung.rung)
+            fire(self.executing.listeners, "ask_rung", run_id=rung.run_id, workflow=rung.workflow, index=rung.index,
+                 step=rung.step, rung=rung.rung)  # fmt: skip
         return enqueued
