@@ -43,7 +43,11 @@ def signed_in(port: int) -> tuple[http.client.HTTPConnection, dict[str, str], st
     cookie = page.getheader("Set-Cookie", "").split(";", 1)[0]
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.read().decode()).group(1)  # type: ignore[union-attr]
     form = urllib.parse.urlencode({"name": "ann", "password": PASSWORD, "csrf_token": token, "next": "/"})
-    headers = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie, "Origin": f"http://127.0.0.1:{port}"}
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Cookie": cookie,
+        "Origin": f"http://127.0.0.1:{port}",
+    }
     conn.request("POST", "/login", form, headers)
     answer = conn.getresponse()
     answer.read()

@@ -15,9 +15,12 @@ from bench.stack import Stack, percentiles, plain_rq_workers, report, stack, wai
 from hitl_web.engine import RunStatus
 
 
-def measure_ours(n: int) -> list[float]:
+def measure_ours(n: int, worker_env: dict[str, str] | None = None, notifier: bool = False) -> list[float]:
+    """notify -> resume of ``n`` runs (``worker_env``: the worker's, e.g. notifiers; ``notifier``: start one)."""
     samples = []
-    with stack(workers=1) as st:
+    with stack(workers=1, worker_env=worker_env) as st:
+        if notifier:
+            st.workers.start_notifier(worker_env)
         web = st.web()
         run_ids = [st.client.trigger("bench-wait") for _ in range(n)]
         wait_for(lambda: all(st.client.get_run(r).status is RunStatus.WAITING for r in run_ids[-5:]), 60, "waits")

@@ -69,8 +69,8 @@ class Stack:
 
 
 @contextmanager
-def stack(workers: int = 1, **settings: Any) -> Iterator[Stack]:
-    """Redis (REDIS_URL, or an embedded one), ``workers`` RQ workers; everything stopped afterwards."""
+def stack(workers: int = 1, worker_env: dict[str, str] | None = None, **settings: Any) -> Iterator[Stack]:
+    """Redis (REDIS_URL, or an embedded one), ``workers`` RQ workers (``worker_env`` added to their environment)."""
     workdir = Path(tempfile.mkdtemp(prefix="hitl-bench-"))
     server = None
     url = os.environ.get("REDIS_URL")
@@ -84,7 +84,7 @@ def stack(workers: int = 1, **settings: Any) -> Iterator[Stack]:
     conn = connect(url)
     st = Stack(s, workdir, conn, Client(conn, s), Workers(s, workdir))
     try:
-        st.workers.start(workers)
+        st.workers.start(workers, extra_env=worker_env)
         wait_for_workers(st, workers)
         yield st
     finally:

@@ -14,6 +14,7 @@ from .connections import connect
 from .engine import Client
 from .live import Realtime
 from .live.hub import Hub
+from .notifications.notifiers import configured
 from .settings import Settings
 from .web import api, headers, inbox, limits, links, outages, pages, security, sockets
 from .web.auth import Approvers, SignIns, parse_api_tokens
@@ -48,6 +49,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config["API_PRINCIPALS"] = parse_api_tokens(str(app.config["API_TOKENS"]))
 
     settings: Settings = app.config.get("SETTINGS") or Settings.from_env(redis_url=app.config["REDIS_URL"])
+    configured(settings)  # a bad HITL_NOTIFIERS stops the web process at start, naming the entry
     connection = connect(settings.redis_url)
     app.extensions["hitl"] = client = Client(connection, settings)
     app.extensions["hitl_realtime"] = rt = Realtime(connection, settings.key_prefix)

@@ -83,6 +83,18 @@ class Workers:
             started.append(proc)
         return started
 
+    def start_notifier(self, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        """Start the Procfile's notifier: a stock RQ worker (its scheduler retries) on the deliveries' queue."""
+        log = _log_file(self.log_dir / f"notifier-{len(self.procs)}.log")
+        queue = self.settings.queue_name + "-notify"  # notifications/deliveries.py's delivery_queue
+        command = [sys.executable, "-m", "rq.cli", "worker", "--with-scheduler", "--url", self.settings.redis_url,
+                   "--name", f"{queue}-{uuid.uuid4().hex[:6]}", queue]  # fmt: skip
+        proc = subprocess.Popen(
+            command, env=process_env(self.settings, extra_env), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+        )
+        self.procs.append(proc)
+        return proc
+
     @staticmethod
     def name_of(proc: subprocess.Popen[bytes]) -> str:
         """The RQ worker name ``proc`` was started with."""

@@ -172,7 +172,7 @@ def test_shipped_procfile_is_the_repositorys() -> None:
     """`hitl-web dev` runs exactly the lines of the repository's Procfile (and so does the example)."""
     assert (ROOT / "Procfile").read_text() == PROCFILE
     assert (ROOT / "examples" / "refunds" / "Procfile").read_text() == PROCFILE
-    assert list(procfile_processes()) == ["web", "worker"]
+    assert list(procfile_processes()) == ["web", "worker", "notifier"]
 
 
 # 1. README command 1 from a fresh clone: `make run` builds its own venv; Ctrl-C stops it all, Redis last.
@@ -210,7 +210,7 @@ def test_make_run_from_a_fresh_clone(tmp_path: Path) -> None:
         wait_until(lambda: browser.run_status(run_id) == "waiting", timeout=20)
         browser.approve(run_id)
         wait_until(lambda: browser.run_status(run_id) == "completed", timeout=20)
-        # make, hitl-web dev, honcho's two readers, web (sh, master, worker), worker (sh, rq), redis-server
+        # make, hitl-web dev, honcho's readers, web (sh, master, worker), worker and notifier (sh, rq), redis-server
         assert len(marked(marker)) >= 8, marked(marker)
     finally:
         code = stop_group(proc, signal.SIGINT)

@@ -27,7 +27,8 @@ def test_reminders_go_once_each_with_a_worker_killed_then_it_escalates_and_defau
     receiver = Receiver(SECRET)
     client.groups.add("managers", "mia")
     with http_receiver(receiver) as url:
-        procs = workers.start(3, extra_env=env(url), with_scheduler=True)
+        procs = workers.start(3, extra_env=env(url))
+        workers.start_notifier(env(url))
         run_id = client.trigger("laddered-ask")
         wait_for_status(client, run_id, RunStatus.WAITING)
         wait_until(lambda: kinds(receiver)["ask.reminder"] >= 1, timeout=10)
@@ -55,7 +56,8 @@ def test_reminders_go_once_each_with_a_worker_killed_then_it_escalates_and_defau
 def test_a_decision_stops_the_ladder(workers: Workers, client: Client) -> None:
     receiver = Receiver(SECRET)
     with http_receiver(receiver) as url:
-        workers.start(1, extra_env=env(url), with_scheduler=True)
+        workers.start(1, extra_env=env(url))
+        workers.start_notifier(env(url))
         run_id = client.trigger("laddered-ask", {"timeout": "1h", "escalate_after": "1h"})
         wait_for_status(client, run_id, RunStatus.WAITING)
         wait_until(lambda: kinds(receiver)["ask.reminder"] == 1, timeout=10)

@@ -23,7 +23,8 @@ def notified(workers: Workers, client: Client, url: str, kind: str = "webhook", 
     env = {"HITL_NOTIFIERS": f"hook={kind}:{url}", "HITL_NOTIFIER_SECRETS": f"hook:{SECRET}",
            "HITL_DELIVERY_ATTEMPTS": str(attempts), "HITL_DELIVERY_BACKOFF": "1",
            "HITL_PUBLIC_URL": "http://approvals.example"}  # fmt: skip
-    workers.start(1, extra_env=env, with_scheduler=True)
+    workers.start(1, extra_env=env)
+    workers.start_notifier(env)
     client.groups.add("refunds", "bob", "carol")
     run_id = client.trigger("notified-approval", {"approvers": ["alice", "group:refunds"]})
     wait_for_status(client, run_id, RunStatus.WAITING)

@@ -1,5 +1,5 @@
 """``hitl-web dev``: the local stack. Redis (embedded unless REDIS_URL is set), then the Procfile's
-web and worker lines under honcho; Ctrl-C stops web and worker first, Redis last.
+web, worker and notifier lines under honcho; Ctrl-C stops them first, Redis last.
 
 The embedded Redis asks for a password kept in its data folder, and is restarted when it dies.
 """
@@ -22,10 +22,11 @@ from ..settings import Settings
 from .embedded_redis import EmbeddedRedis, kept_secret, masked, redis_server_binary
 
 # The repository's Procfile, shipped with the package so an installed hitl-web (a wheel, no
-# repository) runs the same two lines; tests/test_front_door.py keeps the two texts equal.
+# repository) runs the same lines; tests/test_front_door.py keeps the two texts equal.
 PROCFILE = """\
 web: gunicorn -c python:hitl_web.gunicorn_conf 'hitl_web:create_app()'
 worker: RQ_REDIS_URL=$REDIS_URL rq worker --with-scheduler --worker-class hitl_web.engine.worker.Worker ${HITL_QUEUE_NAME:-hitl}
+notifier: RQ_REDIS_URL=$REDIS_URL rq worker --with-scheduler ${HITL_QUEUE_NAME:-hitl}-notify
 """  # noqa: E501 (a Procfile line is one line)
 
 PROCFILE_LINE = re.compile(r"^([A-Za-z0-9_-]+):\s*(.+)$")  # Heroku's (and honcho's) grammar

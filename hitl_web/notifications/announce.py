@@ -16,11 +16,10 @@ from ..engine.models import Step
 from ..engine.registry import get_workflow
 from ..engine.storage.keys import Keys
 from ..engine.storage.replies import text
-from ..engine.worker.queues import run_queue
 from ..settings import Settings
 from . import messages
 from .contacts import Contacts
-from .deliveries import Deliveries, enqueue
+from .deliveries import Deliveries, delivery_queue, enqueue
 from .links import Link, Links
 from .messages import Notice
 from .notifiers import Notifier, chosen, configured
@@ -55,7 +54,7 @@ class Notifications(WorkflowMiddleware):
         self.contacts = Contacts(connection, settings.key_prefix)
         self.redis, self.keys = connection, Keys(settings.key_prefix)
         self.groups = Groups(connection, self.keys)
-        self.queue = run_queue(settings.queue_name, connection)
+        self.queue = delivery_queue(settings, connection)
 
     def ask_opened(self, *, context: WorkflowContext, index: int, step: Step) -> None:
         """An ask opened: tell its approvers."""

@@ -30,7 +30,14 @@ from ..engine.storage.replies import text
 from ..settings import Settings
 from .notifiers import Notifier, configured
 
-TIMEOUT_SECONDS = 5.0  # per attempt: a hanging endpoint costs a worker at most this long
+TIMEOUT_SECONDS = 5.0  # per attempt: a hanging endpoint holds a notifier at most this long
+NOTIFY_QUEUE_SUFFIX = "-notify"  # the deliveries' RQ queue: the Procfile's notifier works it, never a run worker
+
+
+def delivery_queue(settings: Settings, connection: redis.Redis) -> Queue:
+    """The RQ queue of deliveries, ``<HITL_QUEUE_NAME>-notify``."""
+    # Apart from the runs' queue: an endpoint that hangs holds a notifier, never a worker a run waits for.
+    return Queue(settings.queue_name + NOTIFY_QUEUE_SUFFIX, connection=connection)
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,8 @@ def mailed(settings: Settings, client: Client, tmp_path: Path, workers: Workers)
     web = WebServer(settings, tmp_path, {"HITL_ENV": "production", "HITL_COOKIE_SECURE": "false"})
     with smtp_server() as (box, smtp_url):
         env = {"HITL_NOTIFIERS": "mail=email", "HITL_SMTP_URL": smtp_url, "HITL_PUBLIC_URL": web.url}
-        workers.start(1, extra_env=env, with_scheduler=True)
+        workers.start(1, extra_env=env)
+        workers.start_notifier(env)
         web.start()
         yield web, box
         web.stop()

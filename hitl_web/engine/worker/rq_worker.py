@@ -81,9 +81,12 @@ class Worker(SteadyWorker):
             self._engine = Engine(own, Settings.from_env())
             if self._engine.settings.notifiers:  # the asks' notifiers hear them open (notifications/)
                 from ...notifications.announce import Notifications
+                from ...notifications.notifiers import InvalidNotifier
 
-                # Over the pool, not the main thread's own connection: the sweeper thread tells reminders.
-                self._engine.listeners.append(Notifications(self.connection, self._engine.settings))
+                try:  # over the pool, not the main thread's own connection: the sweeper tells reminders
+                    self._engine.listeners.append(Notifications(self.connection, self._engine.settings))
+                except InvalidNotifier as exc:  # runs go on unannounced; the web process refuses to start
+                    log.error("notifications off: %s", exc)
         return self._engine
 
     def _start_scheduler(
