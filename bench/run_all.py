@@ -22,6 +22,7 @@ SCRIPTS = [
     "timeout_precision",
     "index_scale",
     "inbox_scale",
+    "notifier_outage",
 ]
 
 
@@ -69,6 +70,9 @@ def measured(r: dict[str, Any]) -> str:
         sizes = r["sizes"]
         shown = "; ".join(f"{int(n):,} asks: p50 {v['get_inbox_ms']['p50']} ms" for n, v in sizes.items())
         return f"GET /inbox {shown}"
+    if figure == "notify -> resume, every notifier endpoint hanging":
+        hung = r["endpoints_hanging"]
+        return f"p50 {hung['p50']} ms, p99 {hung['p99']} ms"
     return f"p50 {r['p50']} ms, p99 {r['p99']} ms"
 
 
@@ -83,6 +87,10 @@ def baseline(r: dict[str, Any]) -> tuple[str, str]:
         return waiting, f"{r['ratio']:,}x more"
     if r["figure"] == "index scale":
         return "", f"{r['get_index_p50_ratio']}x / {r['index_push_p50_ratio']}x of the smallest"
+    if r["figure"] == "notify -> resume, every notifier endpoint hanging":
+        quiet = r["without_notifiers"]
+        shown = f"p50 {quiet['p50']} ms, p99 {quiet['p99']} ms (no notifiers, same rounds)"
+        return shown, f"{r['ratio_p50']}x / {r['ratio_p99']}x"
     return "", ""
 
 
