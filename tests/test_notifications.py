@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -100,3 +101,17 @@ def test_a_bad_notifier_entry_is_refused_with_its_reason(entry: str) -> None:
 
     with pytest.raises(InvalidNotifier, match="HITL_NOTIFIERS"):
         configured(Settings(notifiers=(entry,)))  # mail=email: no HITL_SMTP_URL to send with
+
+
+def test_a_reassignment_tells_the_new_approvers_with_links_of_their_own(workers: Workers, client: Client) -> None:
+    receiver = Receiver(SECRET)
+    with http_receiver(receiver) as url:
+        run_id = notified(workers, client, url)
+        wait_until(lambda: receiver.ok(), timeout=20)
+        assert client.reassign(run_id, 0, ["dave"], "dave covers refunds", by="ops", operator=True) is None
+        wait_until(lambda: len(receiver.ok()) == 2, timeout=20)
+        opened, moved = (r["body"] for r in receiver.ok())
+        assert opened["type"] == "ask.opened" and moved["type"] == "ask.reassigned"
+        assert list(moved["links"]) == ["dave"] and moved["runId"] == run_id
+        time.sleep(0.5)
+        assert len(receiver.requests) == 2  # told once

@@ -79,7 +79,7 @@ def reassign(
                  "previous": step.approvers, "reason": why}  # fmt: skip
         args = dict(prefix=store.prefix, run_id=run_id, index=index, was=was, record=changed.to_json(),
                     principal="" if operator else by, now=repr(now), change=dumps(record),
-                    audit_max=store.settings.audit_max_len)  # fmt: skip
+                    audit_max=store.settings.audit_max_len, announce="0" if escalation else "1")  # fmt: skip
         riders = journal.riders_of([entry(run_id, "workflow.reassigned", event)])
         done = scripts.REASSIGN.call(store.redis, store.keys.for_reassign(run_id), args, riders)
         if done != CHANGED:

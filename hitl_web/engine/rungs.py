@@ -20,6 +20,7 @@ from .storage.replies import Rung
 from .storage.store import RunStore
 
 ESCALATION = "e"
+ANNOUNCEMENT = "a"  # a reassignment's: its new approvers are told (reassign.lua schedules it, due at once)
 
 
 def fire_due(store: RunStore, journal: Journal, limit: int = 100) -> list[Rung]:
@@ -40,7 +41,7 @@ def fire_due(store: RunStore, journal: Journal, limit: int = 100) -> list[Rung]:
                 raw = store.redis.lindex(store.keys.steps(rung.run_id), rung.index)
                 if raw is not None:  # the ask as the escalation left it: its new approvers hear of it
                     rung = Rung(rung.run_id, rung.index, rung.rung, Step.from_json(raw), rung.workflow)
-        else:
+        elif rung.rung != ANNOUNCEMENT:  # a reminder (a reassignment announced itself already)
             count = int(rung.rung[1:])
             said = {"stepName": step.name, "index": rung.index, "count": count}
             journal.append(rung.run_id, "workflow.reminded", said)

@@ -61,8 +61,8 @@ class Notifications(WorkflowMiddleware):
         self.announce(context.workflow_name, context.workflow_run_id, index, step, "")
 
     def ask_rung(self, *, run_id: str, workflow: str, index: int, step: Step, rung: str) -> None:
-        """A reminder, or the escalation: tell the ask's approvers (after an escalation, the new ones too) again."""
-        self.announce(workflow, run_id, index, step, "Escalated" if rung == "e" else "Reminder")
+        """A reminder, the escalation or a reassignment: tell the ask's approvers (the new ones too) again."""
+        self.announce(workflow, run_id, index, step, {"e": "Escalated", "a": "Reassigned"}.get(rung, "Reminder"))
 
     def announce(self, workflow: str, run_id: str, index: int, step: Step, why: str) -> None:
         """Tell the ask's approvers through each of its notifiers; a failure is logged, never the run's."""

@@ -63,7 +63,9 @@ def email(notice: Notice, approver: str, address: str, sender: str) -> EmailMess
 def webhook(notice: Notice) -> dict[str, Any]:
     """A webhook's JSON body: the ask, and each approver's links."""
     return {
-        "type": {"Reminder": "ask.reminder", "Escalated": "ask.escalated"}.get(notice.why, "ask.opened"),
+        "type": {"Reminder": "ask.reminder", "Escalated": "ask.escalated", "Reassigned": "ask.reassigned"}.get(
+            notice.why, "ask.opened"
+        ),
         "workflow": notice.workflow,
         "runId": notice.run_id,
         "index": notice.index,

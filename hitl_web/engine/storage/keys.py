@@ -290,7 +290,8 @@ class Keys:
 
     def for_reassign(self, run_id: str) -> dict[str, str]:
         """KEYS of reassign.lua."""
-        return {"run": self._key("run", run_id), "steps": self._key("steps", run_id), "audit": self.audit}
+        return {"run": self._key("run", run_id), "steps": self._key("steps", run_id), "audit": self.audit,
+                "rungs": self.rungs}  # fmt: skip
 
     def for_waiters(self, event_id: str) -> dict[str, str]:
         """KEYS of waiters.lua."""

@@ -5,10 +5,10 @@
 -- the change: a vote after it meets the new approvers. The entries riding along announce it.
 -- Returns '' (reassigned), 'changed' (the record moved on since it was read: read it again), or a
 -- outcomes.Refusal ('decided', 'closed', and the policy's own).
-local run, steps, audit = KEYS[1], KEYS[2], KEYS[3]
+local run, steps, audit, rungs = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local prefix, run_id, index, was, record, principal, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
-local change, audit_max = ARGV[8], ARGV[9]
-local riding = {keys = 4, args = 10}
+local change, audit_max, announce = ARGV[8], ARGV[9], ARGV[10]
+local riding = {keys = 5, args = 11}
 local this = {id = run_id, prefix = prefix, run = run, steps = steps}
 local f = redis.call('HMGET', run, 'status', 'wait_index', 'wait_mode', 'resolution')
 local step = cjson.decode(was)
@@ -27,5 +27,8 @@ redis.call('LSET', steps, tonumber(index), record)
 inbox(this, step['p'], index, nil)
 inbox(this, cjson.decode(record)['p'], index, filed_at(step))
 redis.call('HSET', run, 'updated', now)
+-- ``announce`` '1': the new approvers hear of it through the workers' notifiers, from the next sweep
+-- (a rung due now, 'a'; rungs.lua), as the process that reassigns may have no notifiers of its own.
+if announce == '1' then redis.call('ZADD', rungs, now, run_id .. ':' .. index .. ':a') end
 append_journal(riding)
 return ''

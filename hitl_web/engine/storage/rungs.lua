@@ -1,5 +1,5 @@
--- The rungs of open asks' ladders that are due (scripts.RUNGS): reminders ('r<n>', the n-th) and the
--- escalation ('e'), each a member "<run id>:<index>:<rung>" of RUNGS scored by when it is due, put
+-- The rungs of open asks' ladders that are due (scripts.RUNGS): reminders ('r<n>', the n-th), the
+-- escalation ('e') and a reassignment's announcement ('a', due at once; reassign.lua), each a member "<run id>:<index>:<rung>" of RUNGS scored by when it is due, put
 -- there when its ask opened (schedule_rungs). A due rung leaves RUNGS here, once, whichever worker's
 -- sweep meets it first; a reminder puts the next one in its place, until the ask's 'rn' are sent.
 -- A rung of an ask no longer open just goes. Returns {run id, index, rung, the ask's record, its

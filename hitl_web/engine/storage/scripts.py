@@ -238,9 +238,10 @@ RUNGS = Spec(
 )
 REASSIGN = Spec(
     "reassign",
-    keys=("run", "steps", "audit"),
-    # was: the record as read; change: the reassignment as the audit trail keeps it (JSON)
-    args=("prefix", "run_id", "index", "was", "record", "principal", "now", "change", "audit_max"),
+    keys=("run", "steps", "audit", "rungs"),
+    # was: the record as read; change: the reassignment as the audit trail keeps it (JSON); announce:
+    # '1' to tell the new approvers (a rung due now), '0' for an escalation, whose rung tells them
+    args=("prefix", "run_id", "index", "was", "record", "principal", "now", "change", "audit_max", "announce"),
     decode=replies.text,
     helpers=("journal", "_indexes", "_runs", "_waits", "_asks"),
     riders=True,
