@@ -103,7 +103,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_cancel(args: argparse.Namespace) -> int:
     """Cancel a running or waiting run; a finished one is left as it is (exit 1)."""
-    status = _client().cancel(args.run_id)
+    status = _client().cancel_run(args.run_id)
     if status is not RunStatus.CANCELLED:
         print(f"hitl-web: run {args.run_id} is already {status.value}; not cancelled", file=sys.stderr)
         return FAILED

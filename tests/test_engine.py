@@ -309,7 +309,7 @@ def test_cancel_waiting_run(client: Client, workers: Workers, rconn: redis.Redis
     run_id = client.trigger("counted")
     wait_for_status(client, run_id, RunStatus.WAITING)
     assert client.get_waiters(f"ev-{run_id}")[0].run_id == run_id
-    assert client.cancel(run_id) is RunStatus.CANCELLED
+    assert client.cancel_run(run_id) is RunStatus.CANCELLED
     run = client.get_run(run_id)
     assert run.status is RunStatus.CANCELLED and run.waits == []
     assert client.get_waiters(f"ev-{run_id}") == []
@@ -317,7 +317,7 @@ def test_cancel_waiting_run(client: Client, workers: Workers, rconn: redis.Redis
     time.sleep(0.3)
     assert client.get_run(run_id).status is RunStatus.CANCELLED
     assert "three" not in counts(rconn, client, run_id)
-    assert client.cancel(run_id) is RunStatus.CANCELLED  # cancelling again changes nothing
+    assert client.cancel_run(run_id) is RunStatus.CANCELLED  # cancelling again changes nothing
 
 
 def test_runs_sharing_an_event_id_are_notified_together(client: Client, workers: Workers, rconn: redis.Redis) -> None:
@@ -330,7 +330,7 @@ def test_runs_sharing_an_event_id_are_notified_together(client: Client, workers:
         wait_for_status(client, run_id, RunStatus.WAITING)
     assert sorted(w.run_id for w in client.get_waiters("release-window")) == sorted([*run_ids, short])
     assert {w.step_name for w in client.get_waiters("release-window")} == {"wait"}
-    assert client.cancel(run_ids[0]) is RunStatus.CANCELLED
+    assert client.cancel_run(run_ids[0]) is RunStatus.CANCELLED
     assert wait_for_status(client, short, RunStatus.COMPLETED).result["timeout"] is True
     assert sorted(w.run_id for w in client.get_waiters("release-window")) == sorted(run_ids[1:])
 

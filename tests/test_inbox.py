@@ -41,11 +41,11 @@ def test_asks_are_filed_for_each_approver_and_group_and_leave_when_they_close(wo
     both = ask(client, {"approvers": ["alice", "group:finance"], "timeout": "3h"})
     assert client.inbox.count("alice") == 3 and inbox(client, "alice") == [anyone, later, both]
     assert client.inbox.count("alice", cap=2) == 2  # the header's badge stops at its cap
-    assert client.cancel(both) is RunStatus.CANCELLED and client.inbox.count("alice") == 2
+    assert client.cancel_run(both) is RunStatus.CANCELLED and client.inbox.count("alice") == 2
 
     # Decided, cancelled, reassigned: the index follows in the same script.
     assert client.notify(f"quorum-{sooner}", {"approved": True}, sooner)
-    assert client.cancel(anyone) is RunStatus.CANCELLED
+    assert client.cancel_run(anyone) is RunStatus.CANCELLED
     assert client.reassign(later, 0, ["bob"], "bob covers finance", by="carol") is None
     assert inbox(client, "carol") == [] and inbox(client, "alice") == []
     assert inbox(client, "bob") == [later]

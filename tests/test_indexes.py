@@ -58,8 +58,8 @@ def test_indexes_exact_through_every_transition(client: Client, workers: Workers
 
     for run_id in waiting[:3]:
         client.notify(f"ev-{run_id}", {"approved": True})
-    client.cancel(waiting[3])
-    client.cancel(slow)  # running: its step is cut short
+    client.cancel_run(waiting[3])
+    client.cancel_run(slow)  # running: its step is cut short
     for run_id in waiting[:3]:
         wait_for_status(client, run_id, RunStatus.COMPLETED)
     for run_id in [*timing_out, early]:
@@ -96,7 +96,7 @@ def test_expired_runs_leave_the_indexes(settings: Settings, workers: Workers, rc
     for run_id in finished:
         wait_for_status(client, run_id, RunStatus.COMPLETED)
     wait_for_status(client, cancelled, RunStatus.WAITING)
-    client.cancel(cancelled)
+    client.cancel_run(cancelled)
     wait_for_status(client, waiting, RunStatus.WAITING)
     # The sweep takes them off the indexes once their keys expired; no page read needed.
     prefix = settings.key_prefix

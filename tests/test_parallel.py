@@ -204,7 +204,7 @@ def test_cancel_closes_every_open_ask(workers: Workers, client: Client) -> None:
     workers.start(1)
     run_id = opened(client)
     assert say(client, "lena", "legal", run_id).accepted
-    assert client.cancel(run_id) is RunStatus.CANCELLED
+    assert client.cancel_run(run_id) is RunStatus.CANCELLED
     assert client.get_waiters(f"finance-{run_id}") == [] and client.inbox.count("alice") == 0
     late = say(client, "bob", "finance", run_id)
     assert not late.accepted and late.refusal is Refusal.CLOSED

@@ -164,10 +164,10 @@ def test_cancel_tells_live_pages(client: Client, workers: Workers, realtime: Rea
     channel = realtime.channel(run_id)
     # The worker writes its events in the background: let them land first.
     wait_until(lambda: any(e.name == "workflow.waitingForInput" for _, e in channel.history()))
-    client.cancel(run_id)
+    client.cancel_run(run_id)
     last = channel.history()[-1][1]
     assert last.name == "workflow.runFinish" and last.data == {"status": "cancelled", "error": None}
-    client.cancel(run_id)  # cancelling again announces nothing new
+    client.cancel_run(run_id)  # cancelling again announces nothing new
     assert realtime.channel(run_id).history()[-1][1] == last
 
 

@@ -82,12 +82,12 @@ def test_unknown_run(client: Client) -> None:
     with pytest.raises(RunNotFound):
         client.get_run("wfr_missing")
     with pytest.raises(RunNotFound):
-        client.cancel("wfr_missing")
+        client.cancel_run("wfr_missing")
 
 
 def test_cancel_run_that_never_started(client: Client) -> None:
     run_id = client.trigger("basic")
-    assert client.cancel(run_id) is RunStatus.CANCELLED
+    assert client.cancel_run(run_id) is RunStatus.CANCELLED
     assert client.get_run(run_id).status is RunStatus.CANCELLED
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import redis
@@ -23,6 +24,7 @@ from .outcomes import Refusal, Resolution
 from .quorum import approves
 from .receipts import Receipt
 from .registry import get_workflow
+from .run_pages import MAX_LIMIT, RunFilter, RunPage
 
 RUN_ID = re.compile(r"[A-Za-z0-9_\-]{1,128}")
 
@@ -162,7 +164,7 @@ class Client:
         """Runs waiting on ``event_id`` now."""
         return self.store.get_waiters(event_id)
 
-    def cancel(self, run_id: str) -> RunStatus:
+    def cancel_run(self, run_id: str) -> RunStatus:
         """Cancel a running or waiting run; returns its status afterwards (unchanged if finished)."""
         previous = self.store.cancel(run_id)
         if previous == "missing":
@@ -170,6 +172,38 @@ class Client:
         if previous in {RunStatus.RUNNING.value, RunStatus.WAITING.value}:
             return RunStatus.CANCELLED
         return RunStatus(previous)
+
+    def cancel(
+        self, *, ids: Iterable[str] | None = None, workflow: str | None = None, status: RunStatus | str | None = None
+    ) -> int:
+        """Cancel in bulk the runs named by ``ids``, or else those of ``workflow`` and/or ``status``: how many were.
+
+        Only running and waiting runs can be cancelled; an id unknown or finished counts nothing.
+        """
+        if ids is not None:
+            return sum(self._cancelled(run_id) for run_id in dict.fromkeys(ids))
+        if workflow is None and status is None:
+            raise ValueError("say which runs to cancel: ids, a workflow, a status, or a workflow and a status")
+        wanted = RunStatus(status) if status is not None else None
+        count = 0
+        for one in [wanted] if wanted is not None else [RunStatus.WAITING, RunStatus.RUNNING]:
+            if one not in {RunStatus.WAITING, RunStatus.RUNNING}:
+                continue  # a finished run cannot be cancelled
+            cursor: str | None = None
+            while True:
+                page = self.browse_runs(RunFilter(one, workflow=workflow), cursor, limit=MAX_LIMIT)
+                count += sum(self._cancelled(run.run_id) for run in page.runs)
+                if page.cursor is None:
+                    break
+                cursor = page.cursor
+        return count
+
+    def _cancelled(self, run_id: str) -> bool:
+        return self.store.cancel(run_id) in {RunStatus.RUNNING.value, RunStatus.WAITING.value}
+
+    def browse_runs(self, where: RunFilter | None = None, cursor: str | None = None, limit: int = 50) -> RunPage:
+        """A page of the runs ``where`` selects (newest first; waiting: soonest deadline first), after ``cursor``."""
+        return self.store.browse(where or RunFilter(), cursor, limit)
 
     def get_run(self, run_id: str) -> Run:
         """The run with its steps, open waits and outcome, or ``RunNotFound``."""

@@ -10,9 +10,10 @@ from ..errors import RunNotFound
 from ..models import Run, RunStatus, Step, StepStatus, Waiter, apply_resolution
 from ..outcomes import ANSWERED, Refusal, Resolution
 from ..quorum import COUNTED, Tally
+from ..run_pages import MAX_LIMIT, RunFilter, RunPage, decode_cursor, encode_cursor
 from .keys import Keys
 from .replies import Record, Resolved, resolutions
-from .scripts import PAGE, READ, WAITERS
+from .scripts import BROWSE, PAGE, READ, WAITERS
 
 
 class RunQueries:
@@ -54,6 +55,30 @@ class RunQueries:
             },
         )
         return [build_run(row.run_id, row.record) for row in rows]
+
+    def browse(self, where: RunFilter, cursor: str | None = None, limit: int = 50, budget: int = 2000) -> RunPage:
+        """A page of the runs ``where`` selects, after ``cursor``: at most ``limit``, examining at most ``budget``.
+
+        ``InvalidCursor`` for a cursor this server did not hand out.
+        """
+        after_score, after_id = decode_cursor(cursor) if cursor else ("", "")
+        limit = min(max(limit, 1), MAX_LIMIT)
+        args = {
+            "prefix": self.prefix,
+            "status": where.status.value if where.status is not None else "",
+            "any_of": ",".join(s.value for s in where.any_of),
+            "workflow": where.workflow or "",
+            "since": repr(where.since) if where.since is not None else "",
+            "upto": repr(where.until) if where.until is not None else "",
+            "after_score": after_score,
+            "after_id": after_id,
+            "limit": limit,
+            "budget": max(budget, limit),
+        }
+        found = BROWSE.call(self.redis, self.keys.for_page(), args)
+        runs = [build_run(row.run_id, row.record) for row in found.rows]
+        following = encode_cursor(found.last_score, found.last_id) if found.more and found.last_id else None
+        return RunPage(runs, following)
 
 
 def resolution_of(event_id: str, done: Resolved) -> Resolution:

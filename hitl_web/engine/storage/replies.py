@@ -236,6 +236,22 @@ def page(reply: list[Any]) -> list[Row]:
 
 
 @dataclass(frozen=True)
+class Browsed:
+    """``browse.lua``'s reply: the page's runs, the last entry it examined, and whether more may follow."""
+
+    rows: list[Row]
+    last_score: str
+    last_id: str
+    more: bool
+
+
+def browsed(reply: list[Any]) -> Browsed:
+    """``browse.lua``'s reply."""
+    last_score, last_id, more, flat = reply
+    return Browsed(page(flat), text(last_score), text(last_id), bool(more))
+
+
+@dataclass(frozen=True)
 class Taken:
     """What ``take_moved.lua`` found behind a BLMOVE: the run, the call that woke it, its claim (or why not)."""
 

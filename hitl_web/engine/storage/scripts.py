@@ -207,6 +207,14 @@ PAGE = Spec(
     helpers=("_indexes", "_runs", "_waits", "_reindex"),
     found=(("the keys of the page's runs", "the index read names them"), LEGACY),
 )
+BROWSE = Spec(
+    "browse",
+    keys=("index", *STATUSES, "due"),
+    args=("prefix", "status", "any_of", "workflow", "since", "upto", "after_score", "after_id", "limit", "budget"),
+    decode=replies.browsed,
+    helpers=("_indexes", "_runs", "_waits", "_reindex"),
+    found=(("the keys of the page's runs", "the index read names them"), LEGACY),
+)
 TAKE_MOVED = Spec(
     "take_moved",
     keys=("intermediate", "due", "worker"),  # worker: RQ's hash of the worker ('' with busy '')
@@ -252,7 +260,7 @@ SPECS: dict[str, Spec[Any]] = {
     s.name: s
     for s in (
         TRIGGER, CLAIM, HANDOFF, WRITE_STEP, WAIT, ASKS, RESOLVE, SWEEP, MIGRATE, RENEW, PARK, FINISH, CANCEL, READ,
-        PAGE, TAKE_MOVED, APPEND, WAKE, WAITERS, REASSIGN, INBOX_BACKFILL, RUNGS,
+        PAGE, BROWSE, TAKE_MOVED, APPEND, WAKE, WAITERS, REASSIGN, INBOX_BACKFILL, RUNGS,
     )
 }  # fmt: skip
 
