@@ -16,7 +16,7 @@ from .live import Realtime
 from .live.hub import Hub
 from .notifications.notifiers import configured
 from .settings import Settings
-from .web import api, headers, inbox, limits, links, outages, pages, security, sockets
+from .web import api, headers, inbox, limits, links, outages, pages, security, sockets, upstash
 from .web.auth import Approvers, SignIns, parse_api_tokens
 from .web.fragments import printable, push_context
 from .web.settings import check_secret_key, web_config
@@ -75,6 +75,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(links.bp)
+    app.register_blueprint(upstash.bp)
     sockets.sock.init_app(app)
     headers.init_headers(app)
     outages.init_app(app)
@@ -99,7 +100,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         if isinstance(exc, SecurityError):
             # A Host outside HITL_ALLOWED_HOSTS: no URL can be built for it, so no page either.
             return {"success": False, "error": "this server does not answer to that host name"}, 400
-        if request.path.startswith("/api/"):
+        if request.path.startswith(("/api/", "/v2/")):
             return {"success": False, "error": exc.description or exc.name}, exc.code or 500
         return render_template("error.html", code=exc.code, message=exc.description or exc.name), exc.code or 500
 

@@ -102,12 +102,22 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
-    """Cancel a running or waiting run; a finished one is left as it is (exit 1)."""
-    status = _client().cancel_run(args.run_id)
-    if status is not RunStatus.CANCELLED:
-        print(f"hitl-web: run {args.run_id} is already {status.value}; not cancelled", file=sys.stderr)
-        return FAILED
-    _print({"workflowRunId": args.run_id, "status": status.value})
+    """Cancel one run (a finished one is left as it is: exit 1), or in bulk by ids, workflow and status."""
+    if len(args.run_ids) == 1 and not (args.workflow or args.status):
+        status = _client().cancel_run(args.run_ids[0])
+        if status is not RunStatus.CANCELLED:
+            print(f"hitl-web: run {args.run_ids[0]} is already {status.value}; not cancelled", file=sys.stderr)
+            return FAILED
+        _print({"workflowRunId": args.run_ids[0], "status": status.value})
+        return OK
+    if args.run_ids and (args.workflow or args.status):
+        print("hitl-web: name runs, or filter them by --workflow/--status, not both", file=sys.stderr)
+        return USAGE
+    if not (args.run_ids or args.workflow or args.status):
+        print("hitl-web: say which runs to cancel: RUN_ID..., --workflow, --status", file=sys.stderr)
+        return USAGE
+    ids = args.run_ids or None
+    _print({"cancelled": _client().cancel(ids=ids, workflow=args.workflow, status=args.status)})
     return OK
 
 
@@ -210,8 +220,10 @@ def build_parser() -> argparse.ArgumentParser:
     show = sub.add_parser("show", help="show a run as JSON")
     show.add_argument("run_id")
     show.set_defaults(func=cmd_show)
-    cancel = sub.add_parser("cancel", help="cancel a run")
-    cancel.add_argument("run_id")
+    cancel = sub.add_parser("cancel", help="cancel a run, or runs in bulk")
+    cancel.add_argument("run_ids", nargs="*", metavar="RUN_ID")
+    cancel.add_argument("--workflow", help="cancel every running or waiting run of this workflow")
+    cancel.add_argument("--status", choices=["running", "waiting"], help="only runs with this status")
     cancel.set_defaults(func=cmd_cancel)
     approver = sub.add_parser("approver", help="add, remove or list approvers")
     approver.add_argument("action", choices=["add", "remove", "list"])

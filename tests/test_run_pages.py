@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import threading
 import time
 
 import pytest
+from flask import Flask
 
 from hitl_web.engine import Client, RunStatus
 from hitl_web.engine.run_pages import InvalidCursor, RunFilter
-from tests.conftest import Workers, wait_until
+from tests.conftest import ROOT, Workers, wait_for_status, wait_until, worker_env
 
 
 def walk(client: Client, where: RunFilter, limit: int) -> list[str]:
@@ -103,3 +107,60 @@ def test_bulk_cancel_cancels_exactly_the_runs_the_filter_names(client: Client, w
     assert client.get_run(others[0]).status is RunStatus.CANCELLED
     with pytest.raises(ValueError):
         client.cancel()
+
+
+def test_the_runs_page_and_api_filter_and_page_alike(app: Flask, client: Client, workers: Workers) -> None:
+    basic = [client.trigger("basic") for _ in range(7)]
+    waiting = client.trigger("waiter", {"event_id": "find-me"})
+    workers.start(1)
+    wait_until(lambda: client.get_run(waiting).status is RunStatus.WAITING)
+    http = app.test_client()
+
+    seen, cursor = [], None
+    while True:
+        answer = http.get(
+            "/api/runs", query_string={"workflow": "basic", "limit": 3, **({"cursor": cursor} if cursor else {})}
+        )
+        assert answer.status_code == 200
+        seen.extend(r["workflowRunId"] for r in answer.json["runs"])
+        if not (cursor := answer.json["cursor"]):
+            break
+    assert sorted(seen) == sorted(basic)
+    assert [r["workflowRunId"] for r in http.get("/api/runs?q=find-me").json["runs"]] == [waiting]  # an event id
+    assert [r["workflowRunId"] for r in http.get(f"/api/runs?q={basic[0]}").json["runs"]] == [basic[0]]  # a run id
+    [waiter] = http.get("/api/waiters/find-me").json["waiters"]
+    assert waiter["workflowRunId"] == waiting and waiter["stepName"] == "wait" and waiter["timeout"]["timeout"] is True
+    assert http.get("/api/waiters/nobody").json == {"waiters": []}
+    for bad in ("status=lost", "limit=0", "limit=x", "cursor=%%%", "since=yesterday"):
+        refused = http.get(f"/api/runs?{bad}")
+        assert refused.status_code == 400 and refused.json["error"], bad
+
+    page = http.get("/runs?workflow=basic&limit=5")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and sum(run_id in html for run_id in basic) == 5 and 'rel="next"' in html
+    following = html.split('rel="next"')[0].rsplit('href="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+    rest = http.get(following).get_data(as_text=True)
+    assert sum(run_id in rest for run_id in basic) == 2 and 'rel="next"' not in rest
+    assert waiting in http.get("/runs?status=waiting").get_data(as_text=True)
+    problem = http.get("/runs?since=not-a-time")
+    assert problem.status_code == 400 and "since must be epoch seconds or an ISO 8601 time" in problem.get_data(
+        as_text=True
+    )
+    assert basic[0] in http.get("/runs?until=2999-01-01T00:00").get_data(as_text=True)
+
+
+def test_bulk_cancel_from_the_command_line(client: Client, workers: Workers) -> None:
+    targets = [client.trigger("counted") for _ in range(5)]
+    other = client.trigger("waiter")
+    workers.start(1)
+    for run_id in [*targets, other]:
+        wait_for_status(client, run_id, RunStatus.WAITING)
+    command = [sys.executable, "-m", "hitl_web.cli", "cancel", "--workflow", "counted", "--status", "waiting"]
+    done = subprocess.run(
+        command, env=worker_env(client.settings), capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert done.returncode == 0 and json.loads(done.stdout) == {"cancelled": 5}, done.stderr
+    assert client.get_run(other).status is RunStatus.WAITING
+    both = subprocess.run([*command[:4], "x", "--workflow", "counted"], env=worker_env(client.settings),
+                          capture_output=True, text=True, timeout=60, cwd=ROOT)  # fmt: skip
+    assert both.returncode == 2 and "not both" in both.stderr

@@ -19,11 +19,11 @@ from ..engine import (
     Run,
     RunExists,
     RunNotFound,
-    RunStatus,
     UnknownWorkflow,
 )
 from .auth import principal_for
 from .limits import BadText, check_text
+from .run_filters import BadQuery, find_runs, read_query
 from .state import client
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -273,12 +273,18 @@ def get_run(run_id: str) -> JSONResponse:
 
 @bp.get("/runs")
 def list_runs() -> JSONResponse:
-    """Runs, newest first; ``?status=waiting`` filters, ``?limit=`` bounds (max 200)."""
-    status = request.args.get("status")
-    if status is not None and status not in {s.value for s in RunStatus}:
-        raise BadRequest(400, {"error": f"unknown status {status!r}"})
+    """A page of runs (``/runs``'s filters: status, workflow, since, until, q, limit) and the next page's cursor."""
     try:
-        limit = min(200, max(1, int(request.args.get("limit", 50))))
-    except ValueError:
-        raise BadRequest(400, {"error": "limit must be a number"}) from None
-    return {"runs": [run_json(r) for r in client().list_runs(status, limit=limit)]}, 200
+        query = read_query(request.args)
+    except BadQuery as exc:
+        raise BadRequest(400, {"success": False, "error": str(exc)}) from None
+    page = find_runs(client(), query)
+    return {"runs": [run_json(r) for r in page.runs], "cursor": page.cursor}, 200
+
+
+@bp.get("/waiters/<event_id>")
+def waiters(event_id: str) -> JSONResponse:
+    """The runs waiting on ``event_id`` now (``[]`` when none): run, step, deadline, and what a timeout resumes with."""
+    found = [{"workflowRunId": w.run_id, "stepName": w.step_name, "eventId": w.event_id, "deadline": w.deadline,
+              "timeout": {"eventData": None, "timeout": True}} for w in client().get_waiters(event_id)]  # fmt: skip
+    return {"waiters": found}, 200

@@ -27,6 +27,7 @@ from ..notifications.deliveries import Deliveries
 from .fragments import render_fragment
 from .inbox import inbox_items
 from .payload_form import StartForm, form_values, parse_submission, start_form, start_forms
+from .runs_page import runs_page
 from .security import check_csrf, current_user, current_viewer, open_mode, sign_in, sign_out, signed_in
 from .state import approvers, client, realtime, signin_limits
 from .viewer import with_groups
@@ -34,6 +35,7 @@ from .views import VALUE_PREFIX, ApprovalView, approval_view, run_view, timeline
 
 bp = Blueprint("pages", __name__)
 
+bp.add_url_rule("/runs", view_func=runs_page)  # runs_page.py: every run, filtered, a page at a time
 PUBLIC_ENDPOINTS = {"pages.login", "pages.login_form", "static", "healthz"}
 
 
