@@ -28,7 +28,10 @@ def post_worker_init(worker: Any) -> None:
     """On stop signals, tell open sockets first, so they close with 1012 and browsers reconnect."""
     import gc
 
+    from hitl_web.log_lines import configure
     from hitl_web.web.sockets import shutdown
+
+    configure(_settings.log_format, _settings.log_level)  # decisions' lines, with their principal
 
     # The app, its modules and compiled templates live as long as the process: the collector need
     # not walk them again in every full collection (those walks paused pushes by tens of ms).

@@ -93,7 +93,10 @@ class Settings(BaseSettings):
     redis_max_connections: int = Field(
         64, ge=1, description="Redis connections per process (requests wait for a free one)"
     )
-    log_level: LogLevel = Field("INFO", description="level of the worker's log lines (`DEBUG`, `INFO`, `WARNING`...)")
+    log_level: LogLevel = Field("INFO", description="level of hitl-web's log lines (`DEBUG`, `INFO`, `WARNING`...)")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="`text` (key=value) or `json`: one JSON object per line, for log shippers"
+    )
     approval_timeout: DurationText = Field(
         "5m", description="the example approval's timeout (a duration: `30s`, `5m`, `2h`, `7d`)"
     )

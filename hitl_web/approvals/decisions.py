@@ -9,6 +9,7 @@ answer into a status and a sentence a person can read. Forms, the JSON API and t
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +32,8 @@ from ..engine.forms import options_of
 from ..engine.models import Waiter
 from ..engine.outcomes import Refusal
 from ..engine.receipts import Receipt
+
+log = logging.getLogger("hitl_web.decisions")
 
 # HTTP-style statuses, shared by the pages, the API and the CLI's exit code.
 OK, KEPT, INVALID, FORBIDDEN, NOT_FOUND, CONFLICT = 200, 202, 400, 403, 404, 409
@@ -180,6 +183,7 @@ def decide(
         else:  # a typed ask: the same decision again, checked against its form this time
             decisions.append(_decide_ask(client, decider, w.run_id, *typed, event_data, comment))
     decisions.sort(key=lambda d: not d.accepted)
+    logged(decider, decisions)
     if run_id and not decisions:
         if resolution.kept:
             return [Decision(True, KEPT, "Decision kept: the run has not reached this wait yet.", run_id)]
@@ -263,4 +267,18 @@ def decide_step(
         return Decision(False, FORBIDDEN, refusal_message(reason, run, index), run_id, index, reason)
     if not open_mode and not decider.approver:
         return Decision(False, FORBIDDEN, SIGN_IN, run_id, index)
-    return _decide_ask(client, decider, run_id, index, step, event_data(step), comment)
+    decision = _decide_ask(client, decider, run_id, index, step, event_data(step), comment)
+    logged(decider, [decision], step.name)
+    return decision
+
+
+def logged(decider: Decider, decisions: list[Decision], step: str = "") -> None:
+    """A log line per decision taken or refused: run, step, outcome, and who (``principal``), through what."""
+    if not log.isEnabledFor(logging.INFO):
+        return
+    for d in decisions:
+        name = step or (d.waiter.step_name if d.waiter is not None else "")
+        outcome = "decided" if d.accepted and not d.counted else "counted" if d.accepted else "refused"
+        why = f" reason={d.refusal.value}" if d.refusal is not None else ""
+        log.info("run=%s step=%s status=%s principal=%s via=%s%s", d.run_id, name, outcome, decider.name, decider.via,
+                 why)  # fmt: skip

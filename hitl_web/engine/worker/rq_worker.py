@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import sys
 import threading
 import time
 from typing import Any, cast
@@ -16,6 +15,7 @@ from rq.job import Job
 from rq.utils import import_attribute
 from rq.worker import WorkerStatus
 
+from ...log_lines import configure
 from ...settings import Settings
 from ..execution import Engine, Execution
 from ..outages import Backoff, describe, outage
@@ -269,12 +269,7 @@ class Worker(SteadyWorker):
         # RQ logs a line per job; runs log their own transitions (hitl_web.runs), so keep RQ's
         # warnings and errors only once it has said that it started.
         self.log.setLevel(max(self.log.getEffectiveLevel(), logging.WARNING))
-        logger = logging.getLogger("hitl_web")
-        if not logger.handlers:
-            handler = logging.StreamHandler(sys.stderr)
-            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-            logger.addHandler(handler)
-            logger.setLevel(self.engine.settings.log_level)
+        configure(self.engine.settings.log_format, self.engine.settings.log_level)
         self.sweeper = Sweeper(Engine(self.connection, self.engine.settings), self.engine, self)
         self.sweeper.start()
 
