@@ -89,6 +89,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         inbox_count=inbox.header_count,
     )
     app.add_url_rule("/healthz", view_func=healthz)
+    app.add_url_rule("/metrics", view_func=metrics)
     # Compile every template now: otherwise the first push after a start waits ~30 ms for it, and
     # every page's push queued behind that one.
     for name in app.jinja_env.list_templates(extensions=["html"]):
@@ -129,3 +130,19 @@ def healthz() -> tuple[dict[str, Any], int]:
         return {"ok": False, "redis": describe(exc)}, 503
     sockets_open = current_app.extensions["hitl_hub"].watching()
     return {"ok": True, "redis": "ok", "workers": len(fresh), "stale": stale, "sockets": sockets_open}, 200
+
+
+def metrics() -> Any:
+    """Prometheus' text format: every process's counters summed, Redis' gauges now (production: a bearer token)."""
+    from flask import current_app, request
+
+    from .metrics import exposition
+    from .web.auth import principal_for
+
+    if (
+        not current_app.config["OPEN_MODE"]
+        and principal_for(current_app.config["API_PRINCIPALS"], request.headers.get("Authorization")) is None
+    ):
+        return {"success": False, "error": "a valid 'Authorization: Bearer <token>' is required"}, 401
+    body, content_type = exposition(current_app.extensions["hitl"])
+    return current_app.response_class(body, mimetype=None, content_type=content_type)

@@ -6,9 +6,11 @@ import signal
 from typing import Any
 
 # Pydantic and the model only: this module is loaded before gevent patches the standard library.
+from hitl_web.metrics import enable
 from hitl_web.settings import Settings
 
 _settings = Settings.from_env()  # a bad value stops gunicorn here, naming its variable
+enable(_settings.key_prefix)  # the metrics' directory, shared by every process, before any imports them
 # Every interface, as platforms require of the Procfile's web line; `hitl-web dev` sets HITL_WEB_HOST
 # (127.0.0.1 unless --host or HOST says otherwise), since a local stack lets anyone who reaches it decide.
 _host, _port = _settings.web_host, _settings.port
@@ -46,3 +48,10 @@ def post_worker_init(worker: Any) -> None:
                 previous(sig, frame)
 
         signal.signal(signum, handler)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A web process ended: its open-socket gauge stops counting."""
+    from hitl_web.metrics import mark_dead
+
+    mark_dead(worker.pid)

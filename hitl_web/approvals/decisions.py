@@ -32,6 +32,7 @@ from ..engine.forms import options_of
 from ..engine.models import Waiter
 from ..engine.outcomes import Refusal
 from ..engine.receipts import Receipt
+from ..metrics import instruments
 
 log = logging.getLogger("hitl_web.decisions")
 
@@ -274,6 +275,9 @@ def decide_step(
 
 def logged(decider: Decider, decisions: list[Decision], step: str = "") -> None:
     """A log line per decision taken or refused: run, step, outcome, and who (``principal``), through what."""
+    decided = sum(1 for d in decisions if d.accepted and not d.counted and d.waiter is not None)
+    if decided:
+        instruments().asks_decided.inc(decided)
     if not log.isEnabledFor(logging.INFO):
         return
     for d in decisions:

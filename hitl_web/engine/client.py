@@ -11,6 +11,7 @@ from typing import Any
 import redis
 
 from ..connections import connect
+from ..metrics import instruments
 from ..settings import Settings
 from .assignment import reassign
 from .audit import AuditTrail
@@ -170,6 +171,7 @@ class Client:
         if previous == "missing":
             raise RunNotFound(f"no run {run_id!r}")
         if previous in {RunStatus.RUNNING.value, RunStatus.WAITING.value}:
+            instruments().runs_finished.labels("", "cancelled").inc()
             return RunStatus.CANCELLED
         return RunStatus(previous)
 
@@ -199,7 +201,10 @@ class Client:
         return count
 
     def _cancelled(self, run_id: str) -> bool:
-        return self.store.cancel(run_id) in {RunStatus.RUNNING.value, RunStatus.WAITING.value}
+        try:
+            return self.cancel_run(run_id) is RunStatus.CANCELLED
+        except RunNotFound:
+            return False
 
     def browse_runs(self, where: RunFilter | None = None, cursor: str | None = None, limit: int = 50) -> RunPage:
         """A page of the runs ``where`` selects (newest first; waiting: soonest deadline first), after ``cursor``."""

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from ..metrics import resumed
 from .asks import Ask, to_json_value, wait_result
 from .durations import Duration, parse_duration
 from .errors import NonDeterminism, NonRetryableError, ResultNotSerializable, StepError
@@ -171,6 +172,7 @@ class WorkflowContext:
             resolution = ex.claim.resolutions.get(index)
             if resolution is None:
                 raise RuntimeError(f"wait {step_name!r} was resumed without a resolution")
+        resumed(resolution, step.started_at)  # before it is applied: notify -> resume, ask -> decision
         apply_resolution(step, resolution)
         self._record(index, step, resolved=True)
         ex.log_step(step_name, "timeout" if resolution.get("timeout") else "completed")

@@ -8,6 +8,7 @@ from typing import Any
 
 import redis
 
+from ..metrics import instruments
 from ..settings import Settings
 from .context import WorkflowContext, to_json_value
 from .errors import (
@@ -30,6 +31,17 @@ from .storage.keys import run_of_wake_up as run_of_wake_up
 from .storage.keys import wake_up_id
 from .storage.store import Claim, Handed, Pending, RunStore, new_token
 from .worker.queues import run_queue
+
+
+def count_step(status: str) -> None:
+    """A step's transition in the metrics: by status, and an ask opened or timed out."""
+    found = instruments()
+    found.steps.labels(status).inc()
+    if status == "waiting":
+        found.asks_opened.inc()
+    elif status == "timeout":
+        found.asks_timed_out.inc()
+
 
 log = logging.getLogger("hitl_web.runs")
 
@@ -97,6 +109,7 @@ class Execution:
 
     def log_step(self, step: str, status: str, duration: float | None = None, level: int = logging.INFO) -> None:
         """One structured line for a step's transition (completed steps log at DEBUG: runs log their end)."""
+        count_step(status)
         if not log.isEnabledFor(level):
             return
         log.log(
@@ -132,6 +145,7 @@ class Execution:
         try:
             if not claim.started:
                 log.info("run=%s workflow=%s status=started", self.run_id, self.workflow.name)
+                instruments().runs_started.labels(self.workflow.name).inc()
                 fire(self.middlewares, "run_started", context=context)
             result = to_json_value(self.workflow.fn(context), f"workflow {self.workflow.name!r}")
         except Suspend as suspended:
@@ -161,6 +175,7 @@ class Execution:
             self.run_id, self.token, RunStatus.COMPLETED, context.pending, result=result, take_next=self.take_next
         )
         if ended.taken:
+            instruments().runs_finished.labels(self.workflow.name, "completed").inc()
             log.info(
                 "run=%s workflow=%s status=completed duration_ms=%.1f",
                 self.run_id,
@@ -198,6 +213,7 @@ class Execution:
         if not ended.taken:
             return ended.handed
         log.error("run=%s workflow=%s status=failed error=%r", self.run_id, self.workflow.name, message)
+        instruments().runs_finished.labels(self.workflow.name, "failed").inc()
         if self.workflow.failure_function is not None:
             try:
                 self.workflow.failure_function(context=context, error=error)

@@ -27,6 +27,7 @@ import redis
 from rq import Queue, Retry, get_current_job
 
 from ..engine.storage.replies import text
+from ..metrics import instruments
 from ..settings import Settings
 from .notifiers import Notifier, configured
 
@@ -132,8 +133,10 @@ def deliver(delivery_id: str) -> str:
         detail = send(notifier, found["body"], delivery_id, settings)
     except Exception as exc:
         store.attempted(delivery_id, False, f"{type(exc).__name__}: {exc}", final=final)
+        instruments().deliveries.labels(found["notifier"], "given_up" if final else "failed").inc()
         raise
     store.attempted(delivery_id, True, detail, final=True)
+    instruments().deliveries.labels(found["notifier"], "delivered").inc()
     return detail
 
 

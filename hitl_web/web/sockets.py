@@ -17,6 +17,7 @@ from flask_sock import Sock
 from ..engine import Client, RunNotFound
 from ..live.channel import newer
 from ..live.hub import CLOSE, EVERY_RUN, Hub
+from ..metrics import instruments
 from .fragments import inbox_fragments, index_fragments, run_fragments
 from .security import current_viewer, same_origin, signed_in
 from .state import client, realtime
@@ -177,6 +178,8 @@ def _push_loop(ws: Any, topic: str, after: str, newest: Any, render: Any, audien
     sub = hub().subscribe(topic, render, audience)
     # Without this, a closed socket's handler (and its slot) lived until the next idle check.
     ws.event = _Wake(sub.inbox)
+    open_sockets = instruments().sockets
+    open_sockets.inc()
     try:
         sent = after
         newest_id = newest()
@@ -203,6 +206,7 @@ def _push_loop(ws: Any, topic: str, after: str, newest: Any, render: Any, audien
                     ws.send(fragment)
                     sent = event_id
     finally:
+        open_sockets.dec()
         sub.close()
 
 
