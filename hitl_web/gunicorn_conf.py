@@ -10,7 +10,7 @@ from hitl_web.metrics import enable
 from hitl_web.settings import Settings
 
 _settings = Settings.from_env()  # a bad value stops gunicorn here, naming its variable
-enable(_settings.key_prefix)  # the metrics' directory, shared by every process, before any imports them
+enable(_settings)  # the metrics' directory, shared by every process, before any imports them
 # Every interface, as platforms require of the Procfile's web line; `hitl-web dev` sets HITL_WEB_HOST
 # (127.0.0.1 unless --host or HOST says otherwise), since a local stack lets anyone who reaches it decide.
 _host, _port = _settings.web_host, _settings.port

@@ -16,6 +16,8 @@ import time
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from .settings import Settings
+
 if TYPE_CHECKING:
     from .engine import Client
 
@@ -23,13 +25,13 @@ LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.
 DECISION_BUCKETS = (1, 10, 30, 60, 300, 900, 3600, 4 * 3600, 86400, 3 * 86400, 7 * 86400)
 
 
-def enable(key_prefix: str | None = None) -> str:
+def enable(settings: Settings | None = None) -> str:
     """Point prometheus_client at the shared directory (made if missing) before anything imports it."""
-    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if not folder:
-        prefix = key_prefix or os.environ.get("HITL_KEY_PREFIX", "hitl")
-        folder = os.path.join(tempfile.gettempdir(), f"hitl-web-metrics-{os.getuid()}-{prefix}")
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    found = settings or Settings.from_env()
+    folder = found.metrics_dir or os.path.join(
+        tempfile.gettempdir(), f"hitl-web-metrics-{os.getuid()}-{found.key_prefix}"
+    )
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder  # what the library reads when first imported
     os.makedirs(folder, exist_ok=True)
     return folder
 

@@ -94,6 +94,12 @@ class Settings(BaseSettings):
         64, ge=1, description="Redis connections per process (requests wait for a free one)"
     )
     log_level: LogLevel = Field("INFO", description="level of hitl-web's log lines (`DEBUG`, `INFO`, `WARNING`...)")
+    metrics_dir: str = Field(
+        "",
+        validation_alias="PROMETHEUS_MULTIPROC_DIR",
+        description="where every process writes its metrics for `/metrics` to sum (unset: a folder per key prefix "
+        "in the temp dir)",
+    )
     log_format: Literal["text", "json"] = Field(
         "text", description="`text` (key=value) or `json`: one JSON object per line, for log shippers"
     )

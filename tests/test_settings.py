@@ -117,7 +117,7 @@ def test_the_gunicorn_config_imports_nothing_that_opens_sockets(tmp_path: Path) 
     out = subprocess.run(
         [sys.executable, "-c", probe], env={**env, "WEB_CONCURRENCY": "3"}, cwd=tmp_path, capture_output=True, text=True
     ).stdout
-    loaded = ["hitl_web", "hitl_web.gunicorn_conf", "hitl_web.setting_types", "hitl_web.settings"]
+    loaded = ["hitl_web", "hitl_web.gunicorn_conf", "hitl_web.metrics", "hitl_web.setting_types", "hitl_web.settings"]
     assert out.strip() == f"[::1]:8123 3 {loaded}"
     bad = subprocess.run(
         [sys.executable, "-c", probe],

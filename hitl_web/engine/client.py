@@ -201,10 +201,11 @@ class Client:
         return count
 
     def _cancelled(self, run_id: str) -> bool:
-        try:
-            return self.cancel_run(run_id) is RunStatus.CANCELLED
-        except RunNotFound:
-            return False
+        """Whether this call cancelled ``run_id`` (not: unknown, finished, or cancelled before)."""
+        taken = self.store.cancel(run_id) in {RunStatus.RUNNING.value, RunStatus.WAITING.value}
+        if taken:
+            instruments().runs_finished.labels("", "cancelled").inc()
+        return taken
 
     def browse_runs(self, where: RunFilter | None = None, cursor: str | None = None, limit: int = 50) -> RunPage:
         """A page of the runs ``where`` selects (newest first; waiting: soonest deadline first), after ``cursor``."""
