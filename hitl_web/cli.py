@@ -10,27 +10,13 @@ from typing import Any
 
 import redis
 
-from .connections import connect
+from .cli_common import FAILED, OK, CommandError, operator
+from .cli_common import client as _client
+from .cli_common import print_json as _print
 from .devtools import dev
-from .engine import Client, RunStatus, WorkflowError
+from .engine import RunStatus, WorkflowError
+from .run_commands import add_run_commands
 from .settings import Settings
-
-# Exit codes: 0 done, 1 the operation failed (unknown run, invalid payload...), 2 bad usage.
-OK, FAILED, USAGE = 0, 1, 2
-
-
-class CommandError(Exception):
-    """A failure to report in one line, exit code 1."""
-
-
-def _client() -> Client:
-    settings = Settings.from_env()
-    if not settings.redis_url:
-        raise CommandError(
-            "REDIS_URL is not set (`hitl-web dev` prints it when it starts, its password masked: "
-            "the password is in var/redis/password)"
-        )
-    return Client(connect(settings.redis_url), settings)
 
 
 def _json_arg(text: str | None, what: str) -> Any:
@@ -40,10 +26,6 @@ def _json_arg(text: str | None, what: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise argparse.ArgumentTypeError(f"{what} is not valid JSON: {exc}") from None
-
-
-def _print(data: Any) -> None:
-    print(json.dumps(data, indent=2, sort_keys=True))
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
@@ -63,7 +45,7 @@ def cmd_notify(args: argparse.Namespace) -> int:
     """Decide the waits on an event id as ``--as`` (default ``cli:$USER``), through the decision policy."""
     from .approvals import Decider, decide
 
-    decider = Decider(args.as_principal or f"cli:{Settings.from_env().user}", True, "cli")
+    decider = Decider(args.as_principal or operator(), True, "cli")
     decisions = decide(_client(), decider, args.event_id, _json_arg(args.data, "--data"), run_id=args.run)
     notified = [d.waiter.to_dict() for d in decisions if d.accepted and d.waiter is not None]
     refused = [{"run_id": d.run_id, "error": d.message} for d in decisions if not d.accepted]
@@ -79,10 +61,10 @@ def cmd_reassign(args: argparse.Namespace) -> int:
     from .approvals import Decider
     from .approvals.reassignments import reassign_step
 
-    decider = Decider(args.as_principal or f"cli:{Settings.from_env().user}", True, "cli")
-    operator = args.as_principal is None
+    decider = Decider(args.as_principal or operator(), True, "cli")
+    as_operator = args.as_principal is None
     c = _client()
-    done = reassign_step(c, decider, args.run_id, args.step, args.to, args.reason, open_mode=True, operator=operator)
+    done = reassign_step(c, decider, args.run_id, args.step, args.to, args.reason, open_mode=True, operator=as_operator)
     print(f"hitl-web: run {args.run_id}: {done.message}", file=sys.stdout if done.accepted else sys.stderr)
     return OK if done.accepted else FAILED
 
@@ -98,26 +80,6 @@ def cmd_runs(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     """Print one run as JSON."""
     _print(_client().get_run(args.run_id).to_dict())
-    return OK
-
-
-def cmd_cancel(args: argparse.Namespace) -> int:
-    """Cancel one run (a finished one is left as it is: exit 1), or in bulk by ids, workflow and status."""
-    if len(args.run_ids) == 1 and not (args.workflow or args.status):
-        status = _client().cancel_run(args.run_ids[0])
-        if status is not RunStatus.CANCELLED:
-            print(f"hitl-web: run {args.run_ids[0]} is already {status.value}; not cancelled", file=sys.stderr)
-            return FAILED
-        _print({"workflowRunId": args.run_ids[0], "status": status.value})
-        return OK
-    if args.run_ids and (args.workflow or args.status):
-        print("hitl-web: name runs, or filter them by --workflow/--status, not both", file=sys.stderr)
-        return USAGE
-    if not (args.run_ids or args.workflow or args.status):
-        print("hitl-web: say which runs to cancel: RUN_ID..., --workflow, --status", file=sys.stderr)
-        return USAGE
-    ids = args.run_ids or None
-    _print({"cancelled": _client().cancel(ids=ids, workflow=args.workflow, status=args.status)})
     return OK
 
 
@@ -220,11 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     show = sub.add_parser("show", help="show a run as JSON")
     show.add_argument("run_id")
     show.set_defaults(func=cmd_show)
-    cancel = sub.add_parser("cancel", help="cancel a run, or runs in bulk")
-    cancel.add_argument("run_ids", nargs="*", metavar="RUN_ID")
-    cancel.add_argument("--workflow", help="cancel every running or waiting run of this workflow")
-    cancel.add_argument("--status", choices=["running", "waiting"], help="only runs with this status")
-    cancel.set_defaults(func=cmd_cancel)
+    add_run_commands(sub)  # cancel, dlq
     approver = sub.add_parser("approver", help="add, remove or list approvers")
     approver.add_argument("action", choices=["add", "remove", "list"])
     approver.add_argument("name", nargs="?")

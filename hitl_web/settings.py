@@ -62,6 +62,9 @@ class Settings(BaseSettings):
         0.1, gt=0, description="seconds between a worker's sweeps for due timeouts, wake-ups and expired leases"
     )
     finished_run_ttl: int = Field(WEEK, ge=0, description="finished runs expire after this many seconds (0 keeps them)")
+    max_invoke_depth: int = Field(
+        8, ge=1, le=100, description="how deep child runs may nest (context.invoke): a run at this depth may not invoke"
+    )
     journal_max_len: int = Field(
         1000,
         ge=1,

@@ -42,7 +42,7 @@ def signed_in(app: Flask, name: str | None) -> FlaskClient:
     return http
 
 
-TEST_MODULES = ("hitl_web.examples", "tests.flows")
+TEST_MODULES = ("hitl_web.examples", "tests.flows", "tests.lifecycle_flows")
 
 
 @pytest.fixture(scope="session")

@@ -28,8 +28,10 @@ def journal(client: Client) -> Journal:
 
 def test_schema_has_the_guides_events() -> None:
     # The guide's seven, and ours: a warning that changed nothing (a refused lookback decision), and
-    # a vote counted on a quorum ask that stays open, an ask reassigned, an ask of several answered.
-    ours = {"workflow.warning", "workflow.voteCast", "workflow.reassigned", "workflow.askAnswered", "workflow.reminded"}
+    # a vote counted on a quorum ask that stays open, an ask reassigned, an ask of several answered,
+    # a failed run resumed from the dead-letter list.
+    ours = {"workflow.warning", "workflow.voteCast", "workflow.reassigned", "workflow.askAnswered", "workflow.reminded",
+            "workflow.runResumed"}  # fmt: skip
     assert set(SCHEMA) - ours == {
         "workflow.runStart",
         "workflow.stepStart",

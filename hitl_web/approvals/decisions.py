@@ -124,6 +124,8 @@ def refusal_message(reason: Refusal, run: Run, index: int | None) -> str:
         return f"Only {names} may decide this approval." if names else "You may not decide this approval."
     if reason is Refusal.OWN_RUN:
         return "You started this run: someone else must decide it (separation of duties)."
+    if reason is Refusal.CHILD_RUN:
+        return "This step waits for a child run's result: nobody decides it."
     result = step.result if step is not None and isinstance(step.result, dict) else {}
     if reason is Refusal.EXPIRED or result.get("timeout"):
         return "This approval expired: the run's deadline passed before a decision."
@@ -150,7 +152,7 @@ def _explain(client: Client, run_id: str, event_id: str, reason: Refusal, waiter
     except RunNotFound:
         return Decision(False, NOT_FOUND, f"There is no run {run_id}.", run_id)
     index = wait_index(run, event_id)
-    status = FORBIDDEN if reason in {Refusal.NOT_APPROVER, Refusal.OWN_RUN} else CONFLICT
+    status = FORBIDDEN if reason in {Refusal.NOT_APPROVER, Refusal.OWN_RUN, Refusal.CHILD_RUN} else CONFLICT
     return Decision(False, status, refusal_message(reason, run, index), run_id, index, reason, waiter)
 
 

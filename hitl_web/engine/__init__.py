@@ -23,6 +23,7 @@ from .errors import (
     WorkflowError,
 )
 from .forms import InvalidDecision
+from .invocations import InvokeDepthExceeded, InvokeResult
 from .middleware import WorkflowMiddleware
 from .models import Run, RunStatus, Step, StepStatus, StepType, Waiter
 from .outcomes import WaitResult
@@ -40,6 +41,8 @@ __all__ = [
     "InvalidPayload",
     "InvalidReassignment",
     "InvalidRunId",
+    "InvokeDepthExceeded",
+    "InvokeResult",
     "NonDeterminism",
     "NonRetryableError",
     "NotAllowed",

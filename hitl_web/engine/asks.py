@@ -16,6 +16,16 @@ from .outcomes import WaitResult
 from .quorum import QuorumOutcome, Tally, approves, quorum_of
 
 
+def filed_under(step: Step) -> str:
+    """Whose inboxes an open ask enters, as wait.lua takes them: its approvers as JSON, '' for anyone.
+
+    A wait for a child run (``Step.child``) enters none: nobody decides it.
+    """
+    if step.child:
+        return "[]"
+    return dumps(step.approvers) if step.approvers else ""
+
+
 def to_json_value(value: Any, what: str) -> Any:
     """``value`` as it will read back from storage, or ``ResultNotSerializable`` naming ``what``."""
     try:
@@ -55,6 +65,7 @@ class Ask:
     reminders: int = 3
     escalate_after: Duration | None = None
     escalate_to: list[str] | None = None
+    child: str | None = None  # a wait for this child run's end (context.invoke): nobody decides it
 
     def step(self, now: float, separation_of_duties: bool) -> Step:
         """The ask's waiting step, opened at ``now``; ``ValueError`` for a bad argument."""
@@ -77,6 +88,7 @@ class Ask:
             quorum=quorum_of(self.quorum, self.approvers),
             notify=list(self.notify) if self.notify is not None else None,
             due=now + due if due is not None else None,
+            child=self.child,
             **typed_ask(self.form, self.initial, self.options),
         )
         if self.on_timeout is not None:

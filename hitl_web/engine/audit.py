@@ -76,3 +76,9 @@ class AuditTrail:
             if len(batch) < BATCH:
                 return
             start = "(" + text(batch[-1][0])  # exclusive: after the last one read
+
+    def record(self, kind: str, run_id: str, by: str, outcome: str, detail: str = "", max_len: int = 1_000_000) -> None:
+        """One entry written outside a script (a restart: the new run is its own trigger's)."""
+        fields = {"kind": kind, "run": run_id, "index": "", "event": "", "by": by, "outcome": outcome,
+                  "detail": detail, "ask": ""}  # fmt: skip
+        self.redis.xadd(self.key, fields, maxlen=max_len, approximate=True)  # type: ignore[arg-type]

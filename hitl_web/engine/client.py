@@ -15,11 +15,13 @@ from ..metrics import instruments
 from ..settings import Settings
 from .assignment import reassign
 from .audit import AuditTrail
+from .dead_letters import DeadLetters
 from .errors import InvalidEventData, InvalidRunId, NotAllowed, RunExists, RunNotFound
 from .execution import Engine
 from .forms import decision_data, is_typed
 from .groups import Groups
 from .inbox import Inbox
+from .invocations import tell_parent
 from .models import Run, RunStatus, Step, Waiter, dumps
 from .outcomes import Refusal, Resolution
 from .quorum import approves
@@ -28,6 +30,7 @@ from .registry import get_workflow
 from .run_pages import MAX_LIMIT, RunFilter, RunPage
 
 RUN_ID = re.compile(r"[A-Za-z0-9_\-]{1,128}")
+CANCELLABLE = frozenset({RunStatus.RUNNING.value, RunStatus.WAITING.value})
 
 
 def new_run_id() -> str:
@@ -49,6 +52,7 @@ class Client:
         self.groups = Groups(connection, self.store.keys)  # group:<name> in a wait's approvers
         self.inbox = Inbox(connection, self.store.keys, self.groups)  # each principal's open asks
         self.audit = AuditTrail(connection, self.store.keys)  # every human decision, vote, refusal, reassignment
+        self.dead_letters = DeadLetters(self)  # failed runs: resume from the failed step, or restart
 
     def trigger(
         self,
@@ -165,25 +169,32 @@ class Client:
         """Runs waiting on ``event_id`` now."""
         return self.store.get_waiters(event_id)
 
-    def cancel_run(self, run_id: str) -> RunStatus:
-        """Cancel a running or waiting run; returns its status afterwards (unchanged if finished)."""
-        previous = self.store.cancel(run_id)
+    def cancel_run(self, run_id: str, *, by: str = "") -> RunStatus:
+        """Cancel a running or waiting run; returns its status afterwards (unchanged if finished).
+
+        ``by`` names who cancels it, for the audit trail ('' : library code, which it does not record).
+        """
+        previous, parent = self.store.cancel(run_id, by)
         if previous == "missing":
             raise RunNotFound(f"no run {run_id!r}")
-        if previous in {RunStatus.RUNNING.value, RunStatus.WAITING.value}:
-            instruments().runs_finished.labels("", "cancelled").inc()
+        if self._taken(run_id, previous, parent):
             return RunStatus.CANCELLED
         return RunStatus(previous)
 
     def cancel(
-        self, *, ids: Iterable[str] | None = None, workflow: str | None = None, status: RunStatus | str | None = None
+        self,
+        *,
+        ids: Iterable[str] | None = None,
+        workflow: str | None = None,
+        status: RunStatus | str | None = None,
+        by: str = "",
     ) -> int:
         """Cancel in bulk the runs named by ``ids``, or else those of ``workflow`` and/or ``status``: how many were.
 
         Only running and waiting runs can be cancelled; an id unknown or finished counts nothing.
         """
         if ids is not None:
-            return sum(self._cancelled(run_id) for run_id in dict.fromkeys(ids))
+            return sum(self._cancelled(run_id, by) for run_id in dict.fromkeys(ids))
         if workflow is None and status is None:
             raise ValueError("say which runs to cancel: ids, a workflow, a status, or a workflow and a status")
         wanted = RunStatus(status) if status is not None else None
@@ -194,18 +205,24 @@ class Client:
             cursor: str | None = None
             while True:
                 page = self.browse_runs(RunFilter(one, workflow=workflow), cursor, limit=MAX_LIMIT)
-                count += sum(self._cancelled(run.run_id) for run in page.runs)
+                count += sum(self._cancelled(run.run_id, by) for run in page.runs)
                 if page.cursor is None:
                     break
                 cursor = page.cursor
         return count
 
-    def _cancelled(self, run_id: str) -> bool:
+    def _cancelled(self, run_id: str, by: str) -> bool:
         """Whether this call cancelled ``run_id`` (not: unknown, finished, or cancelled before)."""
-        taken = self.store.cancel(run_id) in {RunStatus.RUNNING.value, RunStatus.WAITING.value}
-        if taken:
-            instruments().runs_finished.labels("", "cancelled").inc()
-        return taken
+        return self._taken(run_id, *self.store.cancel(run_id, by))
+
+    def _taken(self, run_id: str, previous: str, parent: str) -> bool:
+        """Whether a cancel that found the run ``previous`` took it; a child run (``invoke``) tells its parent."""
+        if previous not in CANCELLABLE:
+            return False
+        instruments().runs_finished.labels("", "cancelled").inc()
+        if parent:  # the parent resumes with is_canceled
+            tell_parent(self.store, run_id, parent, None, canceled=True)
+        return True
 
     def browse_runs(self, where: RunFilter | None = None, cursor: str | None = None, limit: int = 50) -> RunPage:
         """A page of the runs ``where`` selects (newest first; waiting: soonest deadline first), after ``cursor``."""

@@ -7,20 +7,21 @@ import inspect
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from pydantic import BaseModel
 
 from ..metrics import resumed
 from .asks import Ask, to_json_value, wait_result
-from .durations import Duration, parse_duration
+from .durations import Duration, Instant, instant, parse_duration
 from .errors import NonDeterminism, NonRetryableError, ResultNotSerializable, StepError
 from .forms import Options
+from .invocations import InvokeResult, invoke
 from .middleware import fire
 from .models import Step, StepStatus, StepType, apply_resolution
 from .outcomes import WaitOutcome, WaitResult
 from .parallel import Resume, Task, run_parallel
-from .signals import LeaseLost, RetryStep, Suspend
+from .signals import CancelRun, LeaseLost, RetryStep, Suspend
 from .storage.store import Pending
 
 if TYPE_CHECKING:
@@ -141,6 +142,11 @@ class WorkflowContext:
         """
         ask = Ask(step_name, event_id, timeout, message, approvers, form, initial, options, quorum, notify, due,
                   on_timeout, remind_every, reminders, escalate_after, escalate_to)  # fmt: skip
+        return self.wait_on(ask)
+
+    def wait_on(self, ask: Ask) -> WaitResult:
+        """``wait_for_event`` of an ``Ask`` made beforehand (``invoke``'s wait for its child run)."""
+        step_name, event_id = ask.step_name, ask.event_id
         opened = ask.step(time.time(), self._execution.workflow.separation_of_duties)  # checked before it counts
         index, recorded = self._next(step_name, StepType.WAIT)
         ex = self._execution
@@ -162,7 +168,8 @@ class WorkflowContext:
                 fire(ex.middlewares, "on_warning", context=self, warning=warning)
                 state = WaitOutcome.WAITING
             if state is WaitOutcome.WAITING:
-                fire(ex.middlewares, "ask_opened", context=self, index=index, step=step)
+                if step.child is None:  # a wait for a child run tells nobody: nobody decides it
+                    fire(ex.middlewares, "ask_opened", context=self, index=index, step=step)
                 ex.log_step(step_name, "waiting")
                 fire(ex.middlewares, "on_info", context=self, info=f"waiting for event {event_id!r}")
                 raise Suspend(step_name, reached.handed)
@@ -192,13 +199,40 @@ class WorkflowContext:
     def sleep(self, step_name: str, duration: Duration) -> None:
         """Pause the run for ``duration``, holding no worker."""
         seconds = parse_duration(duration)
+        self._sleep(step_name, lambda now: now + seconds)
+
+    def sleep_until(self, step_name: str, when: Instant) -> None:
+        """Pause the run until ``when`` (an aware datetime, ISO 8601 text, or Unix seconds), holding no worker.
+
+        A time already past ends the sleep at once, as Upstash's ``sleepUntil`` does.
+        """
+        at = instant(when)
+        self._sleep(step_name, lambda now: at)
+
+    def invoke(self, step_name: str, workflow: str, payload: Any = None, *, timeout: Duration = "7d") -> InvokeResult:
+        """Start a run of ``workflow`` with ``payload`` and wait for its end, holding no worker.
+
+        Returns its ``InvokeResult``: its result (or error) as ``body``, ``is_failed``, ``is_canceled``.
+        The child starts once, however often this step is replayed or retried; child runs nest at
+        most ``HITL_MAX_INVOKE_DEPTH`` deep.
+        """
+        return invoke(self, step_name, workflow, payload, timeout)
+
+    def cancel(self) -> NoReturn:
+        """Cancel this run now: it ends cancelled, its steps so far kept; nothing after this call runs."""
+        raise CancelRun(self.workflow_run_id)
+
+    def _sleep(self, step_name: str, wake_at: Callable[[float], float]) -> None:
+        """A sleep step: parked until ``wake_at(now)``, computed when the step is first reached."""
         index, recorded = self._next(step_name, StepType.SLEEP)
         ex = self._execution
         if recorded is not None and recorded.status is StepStatus.COMPLETED:
             return
         now = time.time()
-        if recorded is None:
-            step = Step(step_name, StepType.SLEEP, StepStatus.SLEEPING, now, deadline=now + seconds)
+        if recorded is None and wake_at(now) <= now:  # a time already past: no park, no sweep to wait for
+            recorded = Step(step_name, StepType.SLEEP, StepStatus.SLEEPING, now, deadline=now)
+        elif recorded is None:
+            step = Step(step_name, StepType.SLEEP, StepStatus.SLEEPING, now, deadline=wake_at(now))
             self.pending.add(index, step)
             parked = ex.store.park(ex.run_id, ex.token, step.deadline or now, self.pending, take_next=ex.take_next)
             if not parked.taken:
@@ -206,9 +240,9 @@ class WorkflowContext:
             self._set_current(index, step)
             fire(ex.middlewares, "before_execution", context=self, step_name=step_name)
             raise Suspend(step_name, parked.handed)
-        wake_at = recorded.deadline or now
-        if wake_at > now:
-            parked = ex.store.park(ex.run_id, ex.token, wake_at, self.pending, take_next=ex.take_next)
+        due_at = recorded.deadline or now
+        if due_at > now:
+            parked = ex.store.park(ex.run_id, ex.token, due_at, self.pending, take_next=ex.take_next)
             if not parked.taken:
                 raise LeaseLost(ex.run_id)
             raise Suspend(step_name, parked.handed)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import timedelta
+import time
+from datetime import datetime, timedelta
 
 from .errors import DurationTooLong, InvalidDuration
 
@@ -18,6 +19,7 @@ MAX_SECONDS = 10 * 365.25 * 86400
 _LIMIT = f"the limit of 10 years ({MAX_SECONDS:.0f} s)"
 
 Duration = str | int | float | timedelta
+Instant = datetime | str | int | float  # a point in time: sleep_until's
 
 
 def parse_duration(value: Duration) -> float:
@@ -52,10 +54,38 @@ def spoken(seconds: float) -> str:
     return "".join(parts) or "0s"
 
 
-def _short(value: Duration) -> str:
+def _short(value: object) -> str:
     """``value`` for a message: hostile input may be hundreds of digits long."""
     try:
         text = repr(value)
     except ValueError:  # an int past Python's 4,300-digit limit for str()
         return "(a number of more than 4300 digits)"
     return text if len(text) <= 40 else f"{text[:30]}...({len(text)} characters)"
+
+
+def instant(value: Instant) -> float:
+    """Unix seconds of ``value``: an aware datetime, ISO 8601 text with its offset, or Unix seconds.
+
+    A time without a zone is refused rather than guessed: local time and UTC differ by hours.
+    """
+    if isinstance(value, bool):
+        raise InvalidDuration(f"invalid time {value!r}: expected a datetime, ISO 8601 text or Unix seconds")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        if isinstance(value, str):
+            try:
+                value = datetime.fromisoformat(value.strip())
+            except ValueError:
+                expected = "expected ISO 8601, e.g. 2027-01-31T09:00:00+00:00"
+                raise InvalidDuration(f"invalid time {_short(value)}: {expected}") from None
+        if not isinstance(value, datetime):
+            raise InvalidDuration(f"invalid time {_short(value)}: expected a datetime, ISO 8601 text or Unix seconds")
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise InvalidDuration(f"time {value.isoformat()} has no time zone: give one (e.g. +00:00)")
+        seconds = value.timestamp()
+    if math.isnan(seconds):
+        raise InvalidDuration("invalid time nan: expected a datetime, ISO 8601 text or Unix seconds")
+    if seconds - time.time() > MAX_SECONDS:  # infinity too
+        raise DurationTooLong(f"time {_short(value)} is past {_LIMIT} from now")
+    return seconds

@@ -102,6 +102,14 @@ class RunWarning(EventData):
     message: str
 
 
+class RunResumed(EventData):
+    """A failed run resumed from its failed step (the dead-letter list's resume), by whom."""
+
+    by: str | None = None
+    stepName: str = ""
+    index: int = -1
+
+
 class RunFinish(EventData):
     status: Literal["success", "failed", "cancelled"] = "success"
     error: str | None = None
@@ -120,6 +128,7 @@ SCHEMA: dict[str, type[EventData]] = {
     "workflow.askAnswered": AskAnswered,
     "workflow.reminded": Reminded,
     "workflow.reassigned": Reassigned,
+    "workflow.runResumed": RunResumed,
 }
 
 

@@ -18,6 +18,7 @@ from .errors import (
     StepError,
     UnknownWorkflow,
 )
+from .invocations import tell_parent
 from .journal import Journal, JournalBounds
 from .middleware import fire
 from .models import RunStatus
@@ -25,7 +26,7 @@ from .outages import outage
 from .outcomes import NotClaimed
 from .progress import Progress
 from .registry import Workflow, get_workflow, load_workflows, middlewares_for
-from .signals import LeaseLost, RetryStep, Suspend
+from .signals import CancelRun, LeaseLost, RetryStep, Suspend
 from .storage.keys import WAKE_UP as WAKE_UP
 from .storage.keys import run_of_wake_up as run_of_wake_up
 from .storage.keys import wake_up_id
@@ -134,6 +135,8 @@ class Execution:
         except UnknownWorkflow as exc:
             # Not registered in this process (a deploy removed it): fail it rather than loop on it.
             log.error("run=%s status=failed error=%r", self.run_id, str(exc))
+            if claim.parent:
+                tell_parent(self.store, self.run_id, claim.parent, str(exc), failed=True)
             ended = self.store.finish(
                 self.run_id, self.token, RunStatus.FAILED, Pending(), error=str(exc), take_next=self.take_next
             )
@@ -150,6 +153,8 @@ class Execution:
             result = to_json_value(self.workflow.fn(context), f"workflow {self.workflow.name!r}")
         except Suspend as suspended:
             return suspended.handed
+        except CancelRun:
+            return self._cancel(context)
         except LeaseLost:
             log.warning("run=%s execution %s lost the run (cancelled, or taken over)", self.run_id, self.token)
             return None
@@ -169,6 +174,8 @@ class Execution:
             return self._retry(context, "(workflow)", attempt, exc, run_attempts=attempt)
         finally:
             self.engine.current = None
+        if claim.parent:
+            tell_parent(self.store, self.run_id, claim.parent, result)
         # Hooks fire only for the execution that recorded the outcome: once, and after the state
         # they announce is visible to every reader.
         ended = self.store.finish(
@@ -205,8 +212,24 @@ class Execution:
         )
         return parked.handed
 
+    def _cancel(self, context: WorkflowContext) -> Handed | None:
+        """The workflow cancelled its own run (``context.cancel()``)."""
+        if self.claim.parent:
+            tell_parent(self.store, self.run_id, self.claim.parent, None, canceled=True)
+        why = "cancelled by the workflow (context.cancel)"
+        ended = self.store.finish(
+            self.run_id, self.token, RunStatus.CANCELLED, context.pending, error=why, take_next=self.take_next
+        )
+        if ended.taken:
+            log.info("run=%s workflow=%s status=cancelled", self.run_id, self.workflow.name)
+            instruments().runs_finished.labels(self.workflow.name, "cancelled").inc()
+            fire(self.middlewares, "run_cancelled", context=context)
+        return ended.handed
+
     def _fail(self, context: WorkflowContext, error: BaseException) -> Handed | None:
         message = f"{type(error).__name__}: {error}"
+        if self.claim.parent:
+            tell_parent(self.store, self.run_id, self.claim.parent, message, failed=True)
         ended = self.store.finish(
             self.run_id, self.token, RunStatus.FAILED, context.pending, error=message, take_next=self.take_next
         )

@@ -17,6 +17,7 @@ HOOKS = (
     "before_execution",
     "after_execution",
     "run_completed",
+    "run_cancelled",
     "on_error",
     "on_warning",
     "on_info",
@@ -48,6 +49,9 @@ class WorkflowMiddleware:
 
     def run_completed(self, *, context: WorkflowContext, result: Any) -> None:
         """The workflow function returned."""
+
+    def run_cancelled(self, *, context: WorkflowContext) -> None:
+        """The workflow cancelled its own run (``context.cancel()``)."""
 
     def on_error(self, *, context: WorkflowContext, error: BaseException) -> None:
         """The run failed for good (retries exhausted, or a non-retryable error)."""

@@ -86,6 +86,8 @@ class Step:
     reminders: int | None = None
     escalate_after: float | None = None
     escalate_to: list[str] | None = None
+    # A wait for a child run's result (context.invoke): its run id. Nobody decides it; the child's end does.
+    child: str | None = None
 
     def to_json(self) -> str:
         """The stored form: short keys, times to the millisecond, defaults left out (waiting runs stay small)."""
@@ -162,6 +164,7 @@ STORED_KEYS = {
     "reminders": "rn",
     "escalate_after": "ea",
     "escalate_to": "et",
+    "child": "ch",  # the scripts read it: a wait for a child run refuses every principal's decision
 }
 LONG_KEYS = {short: key for key, short in STORED_KEYS.items()}
 TIMES = frozenset({"started_at", "finished_at", "deadline", "due"})

@@ -21,6 +21,7 @@ class Refusal(StrEnum):
     FORM = "form"  # a typed ask, and a decision not checked against its form (forms.decision_data)
     ALREADY_VOTED = "already_voted"  # a quorum ask: this principal's vote is counted already
     EARLY_VOTE = "early_vote"  # a quorum ask takes votes only once it is open (no lookback)
+    CHILD_RUN = "child_run"  # a wait for a child run's result (context.invoke): only the child's end resolves it
 
 
 class NotClaimed(StrEnum):

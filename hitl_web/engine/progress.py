@@ -87,6 +87,9 @@ class Progress(WorkflowMiddleware):
     def run_completed(self, *, context: WorkflowContext, result: Any) -> None:
         self._put(context, "workflow.runFinish", {"status": "success"})
 
+    def run_cancelled(self, *, context: WorkflowContext) -> None:
+        self._put(context, "workflow.runFinish", {"status": "cancelled"})
+
     def on_error(self, *, context: WorkflowContext, error: BaseException) -> None:
         step = context.current_step
         if step is not None and step.status is StepStatus.FAILED:

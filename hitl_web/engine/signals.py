@@ -32,3 +32,7 @@ class RetryStep(ControlSignal):
 
 class LeaseLost(ControlSignal):
     """Another execution owns the run now, or the run was cancelled: stop without writing."""
+
+
+class CancelRun(ControlSignal):
+    """The workflow cancelled its own run (``context.cancel()``): it ends cancelled, its steps so far kept."""

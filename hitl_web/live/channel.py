@@ -30,6 +30,7 @@ STATUS_EVENTS = frozenset(
         "workflow.voteCast",
         "workflow.askAnswered",
         "workflow.reassigned",
+        "workflow.runResumed",
     }
 )
 PREFIX = "workflow."

@@ -43,6 +43,8 @@ def with_groups(viewer: Viewer, client: Client) -> Viewer:
 
 def not_offered(viewer: Viewer, run: Run, index: int, step: Step) -> str:
     """Why the open ask at ``index`` offers ``viewer`` no form ("" when it does)."""
+    if step.child:
+        return f"Waiting for its child run {step.child} to finish."
     if viewer.open_mode:
         return ""
     if not viewer.approver:

@@ -65,10 +65,11 @@ local function own_and_record(this, token, records, clear, lost)
   return put_records(this, records, clear)
 end
 -- Take the run for the execution ``token``: {'ok', workflow, payload, started, resolution, wait index,
--- wait mode, attempts, step...}, or {reason} when that execution must not run it now.
+-- wait mode, attempts, parent (a child run's: context.invoke), step...}, or {reason} when that
+-- execution must not run it now.
 local function claim_run(this, due, token, now, lease_deadline)
   local f = fields(this, 'status', 'owner', 'due', 'workflow', 'payload', 'started', 'resolution',
-    'wait_index', 'wait_mode', 'attempts')
+    'wait_index', 'wait_mode', 'attempts', 'parent')
   if not f[1] then return {'missing'} end
   if f[1] ~= 'running' then return {f[1]} end
   local score = redis.call('ZSCORE', due, this.id)
@@ -78,7 +79,7 @@ local function claim_run(this, due, token, now, lease_deadline)
   end
   redis.call('HSET', this.run, 'owner', token, 'due', 'lease', 'started', '1', 'updated', now)
   redis.call('ZADD', due, lease_deadline, this.id)
-  local out = {'ok', f[4], f[5], f[6] or '0', f[7] or '', f[8] or '', f[9] or '', f[10] or '0'}
+  local out = {'ok', f[4], f[5], f[6] or '0', f[7] or '', f[8] or '', f[9] or '', f[10] or '0', f[11] or ''}
   for _, s in ipairs(redis.call('LRANGE', this.steps, 0, -1)) do table.insert(out, s) end
   return out
 end

@@ -72,10 +72,11 @@ end
 -- (``form``, see forms.decision_data): 'form'. Beyond that, no principal (library code's plain notify)
 -- means no policy, as in Upstash. Reasons are outcomes.Refusal: 'expired' (deadline passed),
 -- 'not_approver' (outside the wait's approvers), 'own_run' (separation of duties: the principal
--- started the run).
+-- started the run), 'child_run' (a wait for a child run's result: context.invoke; its end resolves it).
 local function refusal(this, step, principal, now, form)
   if step['fm'] and step['fm'] ~= form then return 'form' end
   if not principal or principal == '' then return nil end
+  if step['ch'] then return 'child_run' end
   if step['d'] and tonumber(step['d']) <= tonumber(now) then return 'expired' end
   local approvers = step['p']
   if type(approvers) == 'table' then

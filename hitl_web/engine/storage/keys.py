@@ -270,7 +270,12 @@ class Keys:
         """KEYS of cancel.lua."""
         s = self.statuses
         return {**self.of(run_id).named(), "waiters": self.waiters, "due": self.due, "running": s["running"],
-                "waiting": s["waiting"], "cancelled": s["cancelled"]}  # fmt: skip
+                "waiting": s["waiting"], "cancelled": s["cancelled"], "audit": self.audit}  # fmt: skip
+
+    def for_resume(self, run_id: str, queue: str, queues: str) -> dict[str, str]:
+        """KEYS of resume.lua."""
+        return {**self.of(run_id).named(), "due": self.due, "failed": self.statuses["failed"],
+                "running": self.statuses["running"], "queue": queue, "queues": queues, "audit": self.audit}  # fmt: skip
 
     def for_read(self, run_id: str) -> dict[str, str]:
         """KEYS of read.lua."""

@@ -26,6 +26,11 @@ def flag(reply: Any) -> bool:
     return bool(reply)
 
 
+def cancelled(reply: Any) -> tuple[str, str]:
+    """cancel.lua's reply: the status the run had, and its parent run ('' for none)."""
+    return text(reply[0]), text(reply[1])
+
+
 def nothing(reply: Any) -> None:
     """A reply nobody reads."""
 
@@ -41,6 +46,8 @@ class Claim:
     resolutions: dict[int, Any]
     attempts: int
     steps: list[Step]
+    # The run that invoked this one (context.invoke) and waits for its end; '' for none.
+    parent: str = ""
 
 
 def resolutions(wait_index: str, mode: str, resolution: str) -> dict[int, Any]:
@@ -61,14 +68,15 @@ def claim(reply: list[Any]) -> Claim | NotClaimed:
     state = text(reply[0])
     if state != "ok":
         return NotClaimed(state)
-    workflow, payload, started, resolution, wait_index, mode, attempts = (text(v) for v in reply[1:8])
+    workflow, payload, started, resolution, wait_index, mode, attempts, parent = (text(v) for v in reply[1:9])
     return Claim(
         workflow=workflow,
         payload=json.loads(payload),
         started=started == "1",
         resolutions=resolutions(wait_index, mode, resolution),
         attempts=int(attempts or 0),
-        steps=[Step.from_json(raw) for raw in reply[8:]],
+        steps=[Step.from_json(raw) for raw in reply[9:]],
+        parent=parent,
     )
 
 

@@ -43,7 +43,7 @@ __all__ = [
 TRIGGER = Spec(
     "trigger",
     keys=(*RUN, "index", *STATUSES, "due", "queue", "queues"),
-    args=("prefix", "run_id", "workflow", "payload", "now", "lease", "by", "nonce"),
+    args=("prefix", "run_id", "workflow", "payload", "now", "lease", "by", "nonce", "parent", "depth"),
     decode=replies.flag,
     helpers=("_indexes", "_runs"),
     found=(LEGACY,),
@@ -191,12 +191,21 @@ FINISH = Spec(
 )
 CANCEL = Spec(
     "cancel",
-    keys=(*RUN, "waiters", "due", "running", "waiting", "cancelled"),
-    args=("prefix", "run_id", "now", "ttl"),
-    decode=replies.text,
+    keys=(*RUN, "waiters", "due", "running", "waiting", "cancelled", "audit"),
+    args=("prefix", "run_id", "now", "ttl", "principal", "audit_max"),
+    decode=replies.cancelled,
     helpers=("journal", "_indexes", "_runs", "_waits", "_asks"),
     riders=True,
     found=(WAITS_OF_STEPS, INBOXES, LEGACY),
+)
+RESUME = Spec(
+    "resume",
+    keys=(*RUN, "due", "failed", "running", "queue", "queues", "audit"),
+    args=("prefix", "run_id", "index", "record", "now", "lease", "nonce", "principal", "audit_max"),
+    decode=replies.text,
+    helpers=("journal", "_indexes", "_runs", "_waits"),
+    riders=True,
+    found=(LEGACY,),
 )
 READ = Spec("read", keys=RUN, args=("prefix", "run_id"), decode=replies.record, helpers=("_runs",), found=(LEGACY,))
 PAGE = Spec(
@@ -259,8 +268,8 @@ REASSIGN = Spec(
 SPECS: dict[str, Spec[Any]] = {
     s.name: s
     for s in (
-        TRIGGER, CLAIM, HANDOFF, WRITE_STEP, WAIT, ASKS, RESOLVE, SWEEP, MIGRATE, RENEW, PARK, FINISH, CANCEL, READ,
-        PAGE, BROWSE, TAKE_MOVED, APPEND, WAKE, WAITERS, REASSIGN, INBOX_BACKFILL, RUNGS,
+        TRIGGER, CLAIM, HANDOFF, WRITE_STEP, WAIT, ASKS, RESOLVE, SWEEP, MIGRATE, RENEW, PARK, FINISH, CANCEL, RESUME,
+        READ, PAGE, BROWSE, TAKE_MOVED, APPEND, WAKE, WAITERS, REASSIGN, INBOX_BACKFILL, RUNGS,
     )
 }  # fmt: skip
 

@@ -14,11 +14,12 @@ from typing import Any
 import redis
 
 from ...settings import Settings
-from ..asks import ladder
-from ..journal import Journal, entry
+from ..asks import filed_under, ladder
+from ..journal import Journal
 from ..models import RunStatus, Step, dumps
 from ..outcomes import NotClaimed, Refusal, Resolution, WaitOutcome
 from . import scripts
+from .controls import RunControls
 from .keys import NONCE_STEM_HEX, Keys, new_nonce
 from .pending import Pending as Pending
 from .queries import RunQueries, resolution_of
@@ -68,10 +69,11 @@ class Opened:
     handed: Handed | None = None
 
 
-class RunStore(RunQueries):
+class RunStore(RunQueries, RunControls):
     """Owns the ``<prefix>:*`` keys: runs, steps, waiters, lookback notifies, the due set and the indexes.
 
-    Its writes are here; its reads (``RunQueries``) in ``queries.py``.
+    Its writes are here, but an operator's (cancel, resume: ``RunControls``) in ``controls.py``; its
+    reads (``RunQueries``) in ``queries.py``.
     """
 
     def __init__(
@@ -101,11 +103,17 @@ class RunStore(RunQueries):
         return repr(now + self.settings.lease_seconds)
 
     # -- writes -----------------------------------------------------------------------------
-    def create_run(self, run_id: str, workflow: str, payload: Any, triggered_by: str | None = None) -> bool:
-        """Store a new running run and queue its wake-up call; False when the id is taken."""
+    def create_run(
+        self, run_id: str, workflow: str, payload: Any, by: str | None = None, parent: tuple[str, int] = ("", 0)
+    ) -> bool:
+        """Store a new running run and queue its wake-up call; False when the id is taken.
+
+        ``parent``: the run that invoked it (context.invoke) and the child's depth, ('', 0) for none.
+        """
         now = time.time()
         args = dict(prefix=self.prefix, run_id=run_id, workflow=workflow, payload=dumps(payload), now=stamp(now),
-                    lease=self._lease_deadline(now), by=triggered_by or "", nonce=new_nonce())  # fmt: skip
+                    lease=self._lease_deadline(now), by=by or "", nonce=new_nonce(), parent=parent[0],
+                    depth=str(parent[1]) if parent[0] else "")  # fmt: skip
         return scripts.TRIGGER.call(self.redis, self.keys.for_trigger(run_id, *self.queue_keys), args)
 
     def wake(self, run_id: str) -> None:
@@ -175,7 +183,7 @@ class RunStore(RunQueries):
         hand_off = self._hand_off(take_next)
         args = dict(prefix=self.prefix, run_id=run_id, token=token, **pending.take(), index=index,
                     event_id=step.event_id, deadline=repr(step.deadline), now=stamp(), **hand_off,
-                    approvers=dumps(step.approvers) if step.approvers else "",
+                    approvers=filed_under(step),
                     filed=repr(step.due if step.due is not None else step.deadline), ladder=ladder(step))  # fmt: skip
         keys = self.keys.for_wait(run_id, step.event_id, self.queue_keys[0])
         reached = scripts.WAIT.call(self.redis, keys, args, self.journal.riders())
@@ -283,16 +291,6 @@ class RunStore(RunQueries):
         keys = self.keys.for_finish(run_id, status.value, self.queue_keys[0])
         ended = scripts.FINISH.call(self.redis, keys, args, self.journal.riders())
         return Ending(ended.taken, self._handed(ended.next, hand_off))
-
-    def cancel(self, run_id: str) -> str:
-        """Cancel a running or waiting run; returns the status it had (``missing`` when unknown).
-
-        The cancel writes the run's last journal entry (runFinish, cancelled) in the same script:
-        no execution will announce it.
-        """
-        args = dict(prefix=self.prefix, run_id=run_id, now=stamp(), ttl=self.settings.finished_run_ttl)
-        announce = self.journal.riders_of([entry(run_id, "workflow.runFinish", {"status": "cancelled"})])
-        return scripts.CANCEL.call(self.redis, self.keys.for_cancel(run_id), args, announce)
 
 
 def new_token() -> str:
