@@ -24,6 +24,7 @@ from ..approvals.reassignments import parse_targets, reassign_step
 from ..engine import InvalidPayload, NotAllowed, RunNotFound, Step, UnknownWorkflow, get_workflow, workflow_names
 from ..engine.forms import form_model
 from ..notifications.deliveries import Deliveries
+from . import run_controls
 from .fragments import render_fragment
 from .inbox import inbox_items
 from .payload_form import StartForm, form_values, parse_submission, start_form, start_forms
@@ -36,6 +37,11 @@ from .views import VALUE_PREFIX, ApprovalView, approval_view, run_view, timeline
 bp = Blueprint("pages", __name__)
 
 bp.add_url_rule("/runs", view_func=runs_page)  # runs_page.py: every run, filtered, a page at a time
+# run_controls.py: cancel (a confirm page first), resume or restart failed runs, one or those picked on /runs
+bp.add_url_rule("/runs/<run_id>/cancel", view_func=run_controls.confirm_cancel, methods=["GET"])
+bp.add_url_rule("/runs/<run_id>/cancel", view_func=run_controls.cancel_run, methods=["POST"])
+bp.add_url_rule("/runs/<run_id>/<action>", view_func=run_controls.control_run, methods=["POST"])
+bp.add_url_rule("/runs/failed/<action>", view_func=run_controls.control_failed, methods=["POST"])
 PUBLIC_ENDPOINTS = {"pages.login", "pages.login_form", "static", "healthz"}
 
 

@@ -9,6 +9,7 @@ from flask import render_template, request
 
 from ..engine import workflow_names
 from ..engine.run_pages import RunPage
+from .run_controls import may_control
 from .run_filters import STATUSES, BadQuery, find_runs, read_query
 from .state import client
 
@@ -24,4 +25,4 @@ def runs_page() -> tuple[str, int]:
     page = find_runs(client(), query)
     following = {**args.to_dict(), "cursor": page.cursor} if page.cursor else None
     return render_template("runs.html", page=page, args=args, problem="", statuses=STATUSES,
-                           workflows=workflow_names(), following=following), 200  # fmt: skip
+                           workflows=workflow_names(), following=following, controls=may_control()), 200  # fmt: skip

@@ -111,6 +111,7 @@ class RunView:
     error: str
     steps: list[StepView]
     approvals: list[ApprovalView]
+    controls: bool = False  # the viewer may cancel it, or resume or restart it once failed (run_controls.py)
 
     @property
     def pending(self) -> list[ApprovalView]:
@@ -244,6 +245,7 @@ def run_view(run: Run, viewer: Viewer = EVERYONE) -> RunView:
         error=run.error or "",
         steps=[step_view(i, s) for i, s in enumerate(run.steps)],
         approvals=approvals,
+        controls=viewer.open_mode or viewer.approver,
     )
 
 
