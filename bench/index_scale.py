@@ -48,7 +48,7 @@ def seed(st: Stack, start: int, stop: int, waiting: int) -> None:
             stamp, lease = f"{now:.3f}", repr(now + 3600)
             payload = json.dumps({"userId": f"u{n}", "action": "ship"})
             trigger = dict(prefix=p, run_id=rid, workflow="human-in-loop", payload=payload, now=stamp, lease=lease,
-                           by="", nonce="ab")  # fmt: skip
+                           by="", nonce="ab", parent="", depth="")  # fmt: skip
             scripts.TRIGGER.queue(pipe, k.for_trigger(rid, queue, queues), trigger)
             claim = dict(prefix=p, run_id=rid, token="tok", now=repr(now), lease=lease, job_id="")
             scripts.CLAIM.queue(pipe, k.for_claim(rid, ""), claim)
@@ -70,7 +70,9 @@ def seed(st: Stack, start: int, stop: int, waiting: int) -> None:
                                  **no_hand_off, approvers="")  # fmt: skip
                 scripts.WAIT.queue(pipe, k.for_wait(rid, f"approval-{rid}", queue), wait_args)
             elif n % 10 == 9:
-                scripts.CANCEL.queue(pipe, k.for_cancel(rid), dict(prefix=p, run_id=rid, now=stamp, ttl=0))
+                scripts.CANCEL.queue(
+                    pipe, k.for_cancel(rid), dict(prefix=p, run_id=rid, now=stamp, ttl=0, principal="", audit_max=1000)
+                )
             else:
                 status, field, value = ("failed", "error", "boom") if n % 10 == 8 else ("completed", "result", "1")
                 finish = dict(prefix=p, run_id=rid, token="tok", records=f"0\t{first.to_json()}", clear="0",

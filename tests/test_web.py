@@ -55,7 +55,7 @@ def test_api_trigger_and_get_run(http: FlaskClient, workers: Workers, client: Cl
     [
         ({"workflowType": "nope"}, 400, "unknown workflow 'nope'"),
         ({}, 400, "workflowType is required"),
-        ({"workflowType": 3}, 400, "workflowType is required"),
+        ({"workflowType": 3}, 400, "workflowType must be a string"),
         ({"workflowType": "human-in-loop", "payload": {"userId": 5}}, 400, "userId: Input should be a valid string"),
         ({"workflowType": "basic", "payload": [1]}, 400, "invalid payload"),
         ({"workflowType": "basic", "workflowRunId": "a/b"}, 400, "run id"),

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Blueprint, Response, current_app, g, request, stream_with_context
+from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import HTTPException
 
-from ..approvals import Decider, Decision, decide
+from ..approvals import Decider, decide
 from ..approvals.decisions import KEPT
 from ..approvals.reassignments import reassign_step
 from ..engine import (
@@ -16,12 +17,31 @@ from ..engine import (
     InvalidPayload,
     InvalidRunId,
     NotAllowed,
-    Run,
     RunExists,
     RunNotFound,
     UnknownWorkflow,
 )
+from .api_models import (
+    AuditEntry,
+    AuditQuery,
+    ErrorBody,
+    NotifyAnswer,
+    NotifyRequest,
+    ReassignAnswer,
+    ReassignRequest,
+    RunOut,
+    RunsAnswer,
+    RunsQuery,
+    TriggerAnswer,
+    TriggerRequest,
+    WaiterOut,
+    WaitersAnswer,
+    decision_out,
+    dump,
+    run_out,
+)
 from .auth import principal_for
+from .contract import documented, openapi_document
 from .limits import BadText, check_text
 from .run_filters import BadQuery, find_runs, read_query
 from .state import client
@@ -29,6 +49,7 @@ from .state import client
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 JSONResponse = tuple[dict[str, Any], int]
+M = TypeVar("M", bound=BaseModel)
 
 
 class BadRequest(Exception):
@@ -58,6 +79,8 @@ MAX_DATA_BYTES = 64 * 1024
 @bp.before_request
 def authenticate() -> None:
     """In production every API call names its principal with ``Authorization: Bearer <token>``."""
+    if request.endpoint == "api.openapi":
+        return  # the contract is no secret (it describes shapes, no data): client generators read it unsigned
     if current_app.config["OPEN_MODE"]:
         g.principal = "api"
         return
@@ -106,185 +129,139 @@ def json_body() -> dict[str, Any]:
     return body
 
 
-def run_json(run: Run) -> dict[str, Any]:
-    """A run in the API's camelCase shape."""
-    return {
-        "workflowRunId": run.run_id,
-        "workflowType": run.workflow,
-        "status": run.status.value,
-        "payload": run.payload,
-        "createdAt": run.created_at,
-        "updatedAt": run.updated_at,
-        "finishedAt": run.finished_at,
-        "steps": [
-            {
-                "stepName": s.name,
-                "type": s.type.value,
-                "status": s.status.value,
-                "result": s.result,
-                "error": s.error,
-                "attempts": s.attempts,
-                "startedAt": s.started_at,
-                "finishedAt": s.finished_at,
-                **({"eventId": s.event_id, "message": s.message, "deadline": s.deadline} if s.event_id else {}),
-                **({"receipt": s.receipt} if s.receipt else {}),
-                **({"quorum": s.quorum} if s.quorum else {}),
-            }
-            for s in run.steps
-        ],
-        "waiting": [
-            {
-                "eventId": w.event_id,
-                "stepName": w.step_name,
-                "deadline": w.deadline,
-                "message": next((s.message for s in run.steps if s.event_id == w.event_id), None),
-            }
-            for w in run.waits
-        ],
-        "result": run.result,
-        "error": run.error,
-        "triggeredBy": run.triggered_by,
-        "votes": {str(index): votes for index, votes in run.votes.items()},  # quorum asks' votes, by step
-    }
+# The messages earlier versions gave (clients match them), by pydantic's error type.
+_SAID = {"missing": "is required", "string_too_short": "is required", "string_type": "must be a string",
+         "list_type": "must be a list of approvers (names, group:NAME)",
+         "string_pattern_mismatch": "is not a run id: 1-128 letters, digits, '-' or '_'"}  # fmt: skip
+
+
+def parsed(model: type[M], data: Any) -> M:
+    """``data`` validated by ``model``, or a 400 naming the first bad field (and every one in ``fields``)."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False)
+        fields = {".".join(str(p) for p in e["loc"]) or "body": e["msg"] for e in errors}
+        where, first = next(iter(fields)), errors[0]
+        said = _SAID.get(first["type"]) if len(first["loc"]) == 1 else None
+        message = f"{where} {said}" if said else f"{where}: {first['msg']}"
+        raise BadRequest(400, {"success": False, "error": message, "fields": fields}) from None
+
+
+ERRORS = {400: ErrorBody, 401: ErrorBody}
 
 
 @bp.post("/trigger")
+@documented(TriggerRequest, {200: TriggerAnswer, **ERRORS, 403: ErrorBody, 409: ErrorBody, 413: ErrorBody})
 def trigger() -> JSONResponse:
-    """Start a run: ``{"workflowType": ..., "payload": {...}}`` -> ``{"workflowRunId": ...}``."""
-    body = json_body()
-    workflow_type = body.get("workflowType")
-    if not isinstance(workflow_type, str) or not workflow_type:
-        raise BadRequest(400, {"error": "workflowType is required"})
-    run_id = body.get("workflowRunId")
-    if run_id is not None and not isinstance(run_id, str):
-        raise BadRequest(400, {"error": "workflowRunId must be a string"})
-    payload = check_data(body.get("payload"), "payload")
+    """Start a run of a workflow with its payload; the run's id."""
+    body = parsed(TriggerRequest, json_body())
+    payload = check_data(body.payload, "payload")
     try:
-        run_id = client().trigger(workflow_type, payload, run_id, triggered_by=g.principal)
+        run_id = client().trigger(body.workflowType, payload, body.workflowRunId, triggered_by=g.principal)
     except (UnknownWorkflow, InvalidPayload, InvalidRunId, InvalidEventData) as exc:
-        raise BadRequest(400, {"error": str(exc)}) from None
+        raise BadRequest(400, {"success": False, "error": str(exc)}) from None
     except NotAllowed as exc:
-        raise BadRequest(403, {"error": str(exc)}) from None
+        raise BadRequest(403, {"success": False, "error": str(exc)}) from None
     except RunExists as exc:
-        raise BadRequest(409, {"error": str(exc)}) from None
-    return {"workflowRunId": run_id}, 200
+        raise BadRequest(409, {"success": False, "error": str(exc)}) from None
+    return dump(TriggerAnswer(workflowRunId=run_id)), 200
+
+
+DECISION_ERRORS = {**ERRORS, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody, 413: ErrorBody}
 
 
 @bp.post("/notify")
+@documented(NotifyRequest, {200: NotifyAnswer, **DECISION_ERRORS})
 def notify() -> JSONResponse:
-    """Notify an event id: ``{"eventId", "eventData", "workflowRunId"?}`` -> the runs resumed."""
-    body = json_body()
-    event_id = body.get("eventId")
-    if not event_id:
-        raise BadRequest(400, {"success": False, "error": "eventId is required"})
-    if not isinstance(event_id, str):
-        raise BadRequest(400, {"success": False, "error": "eventId must be a string"})
-    run_id = body.get("workflowRunId")
-    if run_id is not None and not isinstance(run_id, str):
-        raise BadRequest(400, {"success": False, "error": "workflowRunId must be a string"})
-    event_data = check_data(body.get("eventData"), "eventData")
+    """Notify an event id (one run's, with workflowRunId): the runs resumed, votes counted, refusals."""
+    body = parsed(NotifyRequest, json_body())
+    event_data = check_data(body.eventData, "eventData")
     # A bearer token's principal (production) or "api" (local mode) decides as any signed-in approver would.
     decider = Decider(g.principal, True, "api", request.remote_addr or "")
     try:
-        decisions = decide(client(), decider, event_id, event_data, run_id=run_id or None)
+        decisions = decide(client(), decider, body.eventId, event_data, run_id=body.workflowRunId or None)
     except (InvalidEventData, ValueError) as exc:
         raise BadRequest(400, {"success": False, "error": str(exc)}) from None
-    notified = [decision_json(d) for d in decisions if d.accepted and d.waiter is not None and not d.counted]
-    counted = [decision_json(d) for d in decisions if d.counted]
-    refused = [decision_json(d) for d in decisions if not d.accepted]
-    if refused and not notified and not counted:
+    refused = [decision_out(d) for d in decisions if not d.accepted]
+    answer = NotifyAnswer(
+        notified=[decision_out(d) for d in decisions if d.accepted and d.waiter is not None and not d.counted],
+        counted=[decision_out(d) for d in decisions if d.counted] or None,
+        refused=refused or None,
+        kept=True if any(d.status == KEPT for d in decisions) else None,
+    )
+    if refused and not answer.notified and not answer.counted:
         # Nothing changed: one decision (a run id, or one waiter) answers with its own reason.
         first = next(d for d in decisions if not d.accepted)
-        body = {"success": False, "error": first.message, "refused": refused}
+        error: dict[str, Any] = {"success": False, "error": first.message, "refused": [dump(r) for r in refused]}
         if first.invalid is not None:
-            body.update(fields=first.invalid.errors, formErrors=first.invalid.form_errors)
-        raise BadRequest(first.status, body)
-    answer: dict[str, Any] = {"success": True, "notified": notified}
-    if counted:
-        answer["counted"] = counted  # quorum asks: the vote counts, and the ask stays open
-    if refused:
-        answer["refused"] = refused  # several runs waited on the event id; some refused this principal
-    if any(d.status == KEPT for d in decisions):
-        answer["kept"] = True  # lookback: the run has not reached its wait yet
-    return answer, 200
+            error.update(fields=first.invalid.errors, formErrors=first.invalid.form_errors)
+        raise BadRequest(first.status, error)
+    return dump(answer), 200
 
 
 @bp.post("/runs/<run_id>/approvals/<int:index>/reassign")
+@documented(ReassignRequest, {200: ReassignAnswer, **DECISION_ERRORS})
 def reassign(run_id: str, index: int) -> JSONResponse:
-    """Give the open ask at step ``index`` to others: ``{"to": ["bob", "group:legal"], "reason": "..."}``."""
-    body = json_body()
-    to, reason = body.get("to"), body.get("reason")
-    if not isinstance(to, list) or not all(isinstance(name, str) for name in to):
-        raise BadRequest(400, {"success": False, "error": "to must be a list of approvers (names, group:NAME)"})
-    if not isinstance(reason, str):
-        raise BadRequest(400, {"success": False, "error": "reason must be a string"})
+    """Give the open ask at step ``index`` to other approvers (names, group:NAME), saying why."""
+    body = parsed(ReassignRequest, json_body())
     decider = Decider(g.principal, True, "api", request.remote_addr or "")
-    done = reassign_step(client(), decider, run_id, index, to, reason, open_mode=True)
+    done = reassign_step(client(), decider, run_id, index, body.to, body.reason, open_mode=True)
     if not done.accepted:
         reason_code = done.refusal.value if done.refusal else None
         raise BadRequest(done.status, {"success": False, "error": done.message, "reason": reason_code})
-    return {"success": True, "message": done.message, "approvers": client().get_run(run_id).steps[index].approvers}, 200
+    approvers = client().get_run(run_id).steps[index].approvers
+    return ReassignAnswer(message=done.message, approvers=approvers).model_dump(mode="json"), 200
 
 
 @bp.get("/audit")
+@documented(None, {200: AuditEntry, **ERRORS, 403: ErrorBody}, query=AuditQuery, lines=True)
 def audit() -> Response:
-    """The audit trail as JSON lines, oldest first: ``?since=&until=`` (epoch seconds), ``&run=``, ``&principal=``.
+    """The audit trail as JSON lines, oldest first, by time range (epoch seconds), run and principal.
 
     In production only the principals in ``HITL_AUDIT_READERS`` may export it.
     """
     if not current_app.config["OPEN_MODE"] and g.principal not in current_app.config["AUDIT_READERS"]:
         raise BadRequest(403, {"success": False, "error": "this principal may not read the audit trail"})
-    bounds: dict[str, float | None] = {}
-    for name in ("since", "until"):
-        raw = request.args.get(name)
-        try:
-            bounds[name] = float(raw) if raw else None
-        except ValueError:
-            raise BadRequest(400, {"success": False, "error": f"{name} must be a number (epoch seconds)"}) from None
-    run_id, principal = request.args.get("run"), request.args.get("principal")
-    entries = client().audit.entries(bounds["since"], bounds["until"], run_id, principal)
+    query = parsed(AuditQuery, request.args.to_dict())
+    entries = client().audit.entries(query.since, query.until, query.run, query.principal)
     lines = (json.dumps(e, ensure_ascii=False) + "\n" for e in entries)
     return Response(stream_with_context(lines), mimetype="application/x-ndjson")
 
 
-def decision_json(decision: Decision) -> dict[str, Any]:
-    """One run's decision as the notify call reports it."""
-    waiter = decision.waiter
-    data: dict[str, Any] = {"workflowRunId": decision.run_id}
-    if waiter is not None:
-        data.update(eventId=waiter.event_id, stepName=waiter.step_name, deadline=waiter.deadline)
-    if not decision.accepted:
-        data.update(error=decision.message, reason=decision.refusal.value if decision.refusal else None)
-    if decision.tally is not None:
-        data.update(approvals=decision.tally.approvals, needed=decision.tally.needed)
-    if decision.invalid is not None:  # a typed ask's form refused it: pydantic's messages by field
-        data.update(reason="invalid", fields=decision.invalid.errors, formErrors=decision.invalid.form_errors)
-    return data
-
-
 @bp.get("/runs/<run_id>")
+@documented(None, {200: RunOut, 401: ErrorBody, 404: ErrorBody})
 def get_run(run_id: str) -> JSONResponse:
     """One run, with its steps, open waits and outcome."""
     try:
-        return run_json(client().get_run(run_id)), 200
+        return run_out(client().get_run(run_id)).model_dump(mode="json"), 200
     except RunNotFound:
-        raise BadRequest(404, {"error": f"no run {run_id!r}"}) from None
+        raise BadRequest(404, {"success": False, "error": f"no run {run_id!r}"}) from None
 
 
 @bp.get("/runs")
+@documented(None, {200: RunsAnswer, **ERRORS}, query=RunsQuery)
 def list_runs() -> JSONResponse:
-    """A page of runs (``/runs``'s filters: status, workflow, since, until, q, limit) and the next page's cursor."""
+    """A page of runs (filtered by status, workflow, creation time, a run or event id) and the next page's cursor."""
+    parsed(RunsQuery, request.args.to_dict())
     try:
         query = read_query(request.args)
     except BadQuery as exc:
         raise BadRequest(400, {"success": False, "error": str(exc)}) from None
     page = find_runs(client(), query)
-    return {"runs": [run_json(r) for r in page.runs], "cursor": page.cursor}, 200
+    return RunsAnswer(runs=[run_out(r) for r in page.runs], cursor=page.cursor).model_dump(mode="json"), 200
 
 
 @bp.get("/waiters/<event_id>")
+@documented(None, {200: WaitersAnswer, 401: ErrorBody, 404: ErrorBody})
 def waiters(event_id: str) -> JSONResponse:
-    """The runs waiting on ``event_id`` now (``[]`` when none): run, step, deadline, and what a timeout resumes with."""
-    found = [{"workflowRunId": w.run_id, "stepName": w.step_name, "eventId": w.event_id, "deadline": w.deadline,
-              "timeout": {"eventData": None, "timeout": True}} for w in client().get_waiters(event_id)]  # fmt: skip
-    return {"waiters": found}, 200
+    """The runs waiting on an event id now ([] when none): run, step, deadline, what a timeout resumes with."""
+    found = [WaiterOut(workflowRunId=w.run_id, stepName=w.step_name, eventId=w.event_id, deadline=w.deadline)
+             for w in client().get_waiters(event_id)]  # fmt: skip
+    return WaitersAnswer(waiters=found).model_dump(mode="json"), 200
+
+
+@bp.get("/openapi.json")
+def openapi() -> JSONResponse:
+    """The OpenAPI 3.1 document of this API, generated from the models above (contract.py)."""
+    return openapi_document(current_app, production=not current_app.config["OPEN_MODE"]), 200
