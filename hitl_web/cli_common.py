@@ -34,5 +34,5 @@ def print_json(data: Any) -> None:
 
 
 def operator() -> str:
-    """The name an operator at the command line acts under (audit trail, receipts): ``cli:<HITL_USER>``."""
+    """The name an operator at the command line acts under (audit trail, receipts): ``cli:$USER``."""
     return f"cli:{Settings.from_env().user}"
