@@ -6,6 +6,7 @@ from hitl_web.engine import Client, RunStatus
 from hitl_web.engine.invocations import child_event, child_id
 from hitl_web.engine.outcomes import Refusal
 from hitl_web.engine.run_pages import RunFilter
+from hitl_web.metrics import instruments
 from hitl_web.settings import Settings
 from hitl_web.stack import Workers
 
@@ -58,7 +59,10 @@ def test_a_failed_a_cancelled_and_a_self_cancelled_child_tell_their_parents(
 
     child = child_of(waiting)
     wait_for_status(client, child, RunStatus.WAITING)
+    finished = instruments().runs_finished.labels("child-waiting", "cancelled")
+    before = finished._value.get()  # this process's own count (the library keeps one per process)
     assert client.cancel_run(child, by="ops") is RunStatus.CANCELLED
+    assert finished._value.get() == before + 1, "a cancel counts under its run's workflow"
     cancelled = wait_for_status(client, waiting, RunStatus.COMPLETED, RunStatus.FAILED)
     assert cancelled.result == {"body": None, "is_failed": False, "is_canceled": True}
     audit = [e for e in client.audit.entries(run_id=child)]

@@ -113,6 +113,8 @@ def test_cancel_and_logs(package: Path, web: WebServer, client: Client) -> None:
     assert all(client.get_run(r).status is RunStatus.CANCELLED for r in doomed)
     assert client.get_run(kept).status is RunStatus.WAITING
     assert upstash(package, web, "cancel", doomed[:1])["answer"] == {"cancelled": 0}  # already cancelled
+    for run_id in doomed:  # the audit trail names the token's principal
+        assert [(e["kind"], e["by"]) for e in client.audit.entries(run_id=run_id)] == [("cancelled", "carol")]
 
     finished = [client.trigger("basic") for _ in range(5)]
     for run_id in finished:

@@ -174,10 +174,10 @@ class Client:
 
         ``by`` names who cancels it, for the audit trail ('' : library code, which it does not record).
         """
-        previous, parent = self.store.cancel(run_id, by)
+        previous, parent, workflow = self.store.cancel(run_id, by)
         if previous == "missing":
             raise RunNotFound(f"no run {run_id!r}")
-        if self._taken(run_id, previous, parent):
+        if self._taken(run_id, previous, parent, workflow):
             return RunStatus.CANCELLED
         return RunStatus(previous)
 
@@ -215,11 +215,11 @@ class Client:
         """Whether this call cancelled ``run_id`` (not: unknown, finished, or cancelled before)."""
         return self._taken(run_id, *self.store.cancel(run_id, by))
 
-    def _taken(self, run_id: str, previous: str, parent: str) -> bool:
+    def _taken(self, run_id: str, previous: str, parent: str, workflow: str) -> bool:
         """Whether a cancel that found the run ``previous`` took it; a child run (``invoke``) tells its parent."""
         if previous not in CANCELLABLE:
             return False
-        instruments().runs_finished.labels("", "cancelled").inc()
+        instruments().runs_finished.labels(workflow, "cancelled").inc()
         if parent:  # the parent resumes with is_canceled
             tell_parent(self.store, run_id, parent, None, canceled=True)
         return True

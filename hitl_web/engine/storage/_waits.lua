@@ -55,6 +55,12 @@ local function inbox(this, entries, index, deadline)
     if deadline then redis.call('ZADD', key, deadline, member) else redis.call('ZREM', key, member) end
   end
 end
+-- Whose inboxes the open ask ``step`` (decoded) enters: its approvers (nil: anyone's), none for a
+-- wait for a child run (context.invoke: nobody decides it; asks.filed_under says the same to wait.lua).
+local function filed_under(step)
+  if step['ch'] then return {} end
+  return step['p']
+end
 -- Where an open ask stands in the inbox: its due date (models.Step.due), else its deadline.
 local function filed_at(step)
   return step['du'] or step['d'] or '+inf'

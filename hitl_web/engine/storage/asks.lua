@@ -32,7 +32,7 @@ for k, ask in ipairs(cjson.decode(asks)) do
         for _, v in ipairs({i, principal or '', why}) do table.insert(refusals, v) end
       end
       add_waiter(waiters, many_waiters_key(prefix, event_id), event_id, run_id)
-      inbox(this, step['p'], i, filed_at(step))
+      inbox(this, filed_under(step), i, filed_at(step))
       schedule_rungs(rungs, this, i, ask['l'])
     end
   end

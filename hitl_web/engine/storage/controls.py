@@ -23,8 +23,8 @@ class RunControls:
     journal: Journal
     queue_keys: tuple[str, str]
 
-    def cancel(self, run_id: str, principal: str = "") -> tuple[str, str]:
-        """Cancel a running or waiting run: the status it had (``missing`` when unknown), and its parent run.
+    def cancel(self, run_id: str, principal: str = "") -> tuple[str, str, str]:
+        """Cancel a running or waiting run: the status it had (``missing`` when unknown), its parent, its workflow.
 
         The cancel writes the run's last journal entry (runFinish, cancelled) in the same script: no
         execution will announce it. ``principal`` (who cancels; '' for library code) goes in the audit trail.

@@ -8,7 +8,7 @@ return walk_index(inboxed, index, count, function(id)
   local f = fields(this, 'status', 'wait_index')
   if f[1] == 'waiting' then
     local _, _, step = waiting_on(this, f[2])
-    if step then inbox(this, step['p'], f[2], filed_at(step)) end
+    if step then inbox(this, filed_under(step), f[2], filed_at(step)) end
   end
   return true  -- a run gone from under INDEX is sweep.lua's to take off it, not this walk's
 end) and 1 or 0

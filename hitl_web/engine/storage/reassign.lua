@@ -25,7 +25,7 @@ to_audit(audit, audit_max, {'kind', why and 'refused' or 'reassigned', 'run', ru
 if why then return why end
 redis.call('LSET', steps, tonumber(index), record)
 inbox(this, step['p'], index, nil)
-inbox(this, cjson.decode(record)['p'], index, filed_at(step))
+inbox(this, filed_under(cjson.decode(record)), index, filed_at(step))
 redis.call('HSET', run, 'updated', now)
 -- ``announce`` '1': the new approvers hear of it through the workers' notifiers, from the next sweep
 -- (a rung due now, 'a'; rungs.lua), as the process that reassigns may have no notifiers of its own.

@@ -26,9 +26,9 @@ def flag(reply: Any) -> bool:
     return bool(reply)
 
 
-def cancelled(reply: Any) -> tuple[str, str]:
-    """cancel.lua's reply: the status the run had, and its parent run ('' for none)."""
-    return text(reply[0]), text(reply[1])
+def cancelled(reply: Any) -> tuple[str, str, str]:
+    """cancel.lua's reply: the status the run had, its parent run ('' for none), its workflow."""
+    return text(reply[0]), text(reply[1]), text(reply[2])
 
 
 def nothing(reply: Any) -> None:
