@@ -8,6 +8,7 @@ test follows the document's links (a started run read back by its id).
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import urllib.request
@@ -15,12 +16,16 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import jsonschema_rs
 import pytest
 import schemathesis
 from flask import Flask
 from hypothesis import HealthCheck, given
 from hypothesis import settings as fuzzing
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
 from schemathesis.checks import positive_data_acceptance
+from schemathesis.specs.openapi.definitions import OPENAPI_31_VALIDATOR
 
 from hitl_web.devtools.embedded_redis import EmbeddedRedis
 from hitl_web.settings import Settings
@@ -50,7 +55,12 @@ def api_web(redis_server: EmbeddedRedis, tmp_path_factory: pytest.TempPathFactor
 
 @pytest.fixture(scope="module")
 def api_schema(api_web: WebServer) -> schemathesis.BaseSchema:
-    return schemathesis.openapi.from_url(f"{api_web.url}/api/openapi.json")
+    # The fuzzer sends the token itself (AUTH) rather than drawing Authorization headers, and adds no
+    # query parameters the document does not name: the API ignores those, as HTTP APIs do.
+    config = schemathesis.Config.from_dict(
+        {"generation": {"with-security-parameters": False, "allow-extra-parameters": False}}
+    )
+    return schemathesis.openapi.from_url(f"{api_web.url}/api/openapi.json", config=config)
 
 
 def test_every_operation_answers_as_its_document_says(api_schema: schemathesis.BaseSchema) -> None:
@@ -60,14 +70,21 @@ def test_every_operation_answers_as_its_document_says(api_schema: schemathesis.B
     operations = [result.ok() for result in api_schema.get_all_operations()]
     assert len(operations) >= 7
 
-    for operation in operations:
+    unbreakable: list[str] = []
+    for operation, mode in itertools.product(operations, GenerationMode):
 
-        @given(case=operation.as_strategy())
-        @fuzzing(max_examples=40, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+        @given(case=operation.as_strategy(generation_mode=mode))
+        @fuzzing(max_examples=30, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
         def answers_as_documented(case: schemathesis.Case) -> None:
             case.call_and_validate(headers=AUTH, excluded_checks=[positive_data_acceptance])
 
-        answers_as_documented()
+        try:
+            answers_as_documented()
+        except Unsatisfiable:
+            # Nothing of this operation can be broken and still be sent (a path's one string: empty is no URL).
+            assert mode is GenerationMode.NEGATIVE, operation.label
+            unbreakable.append(operation.label)
+    assert set(unbreakable) <= {"GET /api/runs/{run_id}", "GET /api/waiters/{event_id}"}, unbreakable
 
 
 def test_the_documents_links_hold_statefully(api_schema: schemathesis.BaseSchema) -> None:
@@ -75,6 +92,13 @@ def test_the_documents_links_hold_statefully(api_schema: schemathesis.BaseSchema
     seen: list[tuple[str, int]] = []
 
     class Workflows(api_schema.as_state_machine()):  # type: ignore[misc]
+        def before_call(self, case: schemathesis.Case) -> None:
+            # A run id of the fuzzer's own starts a run the first time and is a 409 when hypothesis
+            # replays the same choices: the link's bundle would then differ between two identical
+            # draws, which hypothesis refuses (FlakyStrategyDefinition). The server picks the id.
+            if case.operation.label == "POST /api/trigger" and isinstance(case.body, dict):
+                case.body.pop("workflowRunId", None)
+
         def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
             return {"headers": AUTH}
 
@@ -94,6 +118,10 @@ def test_the_document_is_openapi_31_and_served_without_a_token(api_web: WebServe
     with urllib.request.urlopen(f"{api_web.url}/api/openapi.json") as resp:  # the contract is no secret
         document = json.load(resp)
     assert document["openapi"] == "3.1.0" and document["security"] == [{"bearer": []}]
+    # OpenAPI 3.1's own JSON Schema (the copy schemathesis ships), and every model's schema a valid 2020-12 one.
+    OPENAPI_31_VALIDATOR.validate(document)
+    for name, schema in document["components"]["schemas"].items():
+        assert jsonschema_rs.meta.is_valid(schema), name
     trigger = document["paths"]["/api/trigger"]["post"]
     assert trigger["requestBody"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/TriggerRequest"
@@ -114,3 +142,13 @@ def test_every_api_route_has_a_contract(app: Flask) -> None:
     }
     assert routes and routes == documented
     assert "security" not in document  # local mode takes no token
+
+
+def test_blank_query_parameters_say_nothing(app: Flask) -> None:
+    """A filter form's blank fields (``?limit=&since=``) read as no filter, as on ``/runs``; bad ones are a 400."""
+    http = app.test_client()
+    assert http.get("/api/runs?status=&limit=&since=&cursor=").get_json() == {"runs": [], "cursor": None}
+    assert http.get("/api/audit?since=&until=&run=").status_code == 200
+    for bad in ("since=nan", "until=1e400", "since=-1", "since=soon"):
+        refused = http.get(f"/api/audit?{bad}")
+        assert refused.status_code == 400 and refused.get_json()["fields"], bad

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..approvals import Decision
-from ..engine import Run
+from ..engine import Run, RunStatus
 from ..engine.run_pages import MAX_LIMIT
 
 MAX_EPOCH = 253402300799  # 9999-12-31T23:59:59Z, the last second a page can show
@@ -63,11 +63,25 @@ class ReassignRequest(Body):
     reason: str
 
 
-class RunsQuery(BaseModel):
-    """``GET /api/runs``'s query: ``/runs``'s filters and a cursor."""
+class Query(BaseModel):
+    """Base of query strings: unknown parameters are ignored, and an empty one says nothing.
+
+    ``?limit=&since=`` (a filter form's blank fields) reads as no limit and no time, as on ``/runs``.
+    """
 
     model_config = ConfigDict(extra="ignore")
-    status: Literal["running", "waiting", "completed", "failed", "cancelled"] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def blanks_say_nothing(cls, data: Any) -> Any:
+        """The query without its empty parameters."""
+        return {k: v for k, v in data.items() if v != ""} if isinstance(data, dict) else data
+
+
+class RunsQuery(Query):
+    """``GET /api/runs``'s query: ``/runs``'s filters and a cursor."""
+
+    status: RunStatus | None = None
     workflow: str | None = None
     since: str | None = Field(None, description="created from: ISO 8601 or epoch seconds")
     until: str | None = Field(None, description="created up to: ISO 8601 or epoch seconds")
@@ -76,10 +90,9 @@ class RunsQuery(BaseModel):
     cursor: str | None = Field(None, description="the previous page's cursor")
 
 
-class AuditQuery(BaseModel):
+class AuditQuery(Query):
     """``GET /api/audit``'s query: a time range (epoch seconds), a run, a principal."""
 
-    model_config = ConfigDict(extra="ignore")
     # Bounded: a stream id is milliseconds since 1970, so a negative or huge time is no id Redis takes.
     since: float | None = Field(None, ge=0, le=MAX_EPOCH, allow_inf_nan=False)
     until: float | None = Field(None, ge=0, le=MAX_EPOCH, allow_inf_nan=False)

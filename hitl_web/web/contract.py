@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from ..engine import workflow_names
+from .api_models import Query
 
 F = TypeVar("F", bound=Callable[..., Any])
 REF = "#/components/schemas/{model}"
@@ -114,8 +115,10 @@ def _operation(
     if found.query is not None:
         schema = found.query.model_json_schema(ref_template=REF)
         for key, prop in schema.get("properties", {}).items():
-            parameters.append({"name": key, "in": "query", "required": key in schema.get("required", []),
-                               "schema": prop})  # fmt: skip
+            parameter = {"name": key, "in": "query", "required": key in schema.get("required", []), "schema": prop}
+            if not parameter["required"] and issubclass(found.query, Query):
+                parameter["allowEmptyValue"] = True  # ``?since=`` reads as no since (Query.blanks_say_nothing)
+            parameters.append(parameter)
     op: dict[str, Any] = {"operationId": name, "summary": doc, "responses": {}}
     if parameters:
         op["parameters"] = parameters
