@@ -14,7 +14,7 @@ from flask import Flask
 from hitl_web.engine import Client, RunStatus
 from hitl_web.engine.journal import Journal
 from hitl_web.live import Realtime
-from tests.conftest import WebServer, wait_for_status
+from tests.conftest import WebServer, wait_for_status, wait_until
 
 
 def page_after(web: WebServer, run_id: str) -> str:
@@ -39,6 +39,11 @@ def status_in(fragment: str) -> str:
 def test_socket_catches_up_from_the_render_id_then_follows(web: WebServer, client: Client) -> None:
     run_id = client.trigger("human-in-loop", {"userId": "u", "action": "a"})
     wait_for_status(client, run_id, RunStatus.WAITING)
+    # The run shows waiting (wait.lua) a moment before its waitingForInput entry is journaled (the
+    # worker appends what the execution announced after its last write): render after both, so that
+    # nothing happens between the render and the connect.
+    channel = Realtime(client.store.redis, client.settings.key_prefix).channel(run_id)
+    wait_until(lambda: any(e.name == "workflow.waitingForInput" for _, e in channel.history()))
     after = page_after(web, run_id)
     # Nothing happened since the render: the socket stays quiet (no duplicate of what the page shows).
     ws = connect(web, f"/ws/runs/{run_id}?after={after}")
