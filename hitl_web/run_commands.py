@@ -34,16 +34,8 @@ def cmd_dlq(args: argparse.Namespace) -> int:
     """The dead-letter list: list failed runs, resume them from their failed step, or restart them."""
     letters = client().dead_letters
     if args.action == "list":
-        runs: list[dict[str, Any]] = []
-        cursor: str | None = None
-        while True:
-            page = letters.page(args.workflow, cursor, limit=200)
-            runs.extend({"workflowRunId": r.run_id, "workflow": r.workflow, "error": r.error,
-                         "failedAt": r.finished_at} for r in page.runs)  # fmt: skip
-            if page.cursor is None:
-                break
-            cursor = page.cursor
-        print_json(runs)
+        print_json([{"workflowRunId": r.run_id, "workflow": r.workflow, "error": r.error, "failedAt": r.finished_at}
+                    for r in letters.runs(args.workflow)])  # fmt: skip
         return OK
     if bool(args.run_ids) == bool(args.all):
         print(f"hitl-web: dlq {args.action} takes RUN_ID... or --all (with --workflow, optionally)", file=sys.stderr)

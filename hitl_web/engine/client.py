@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import redis
@@ -202,13 +202,7 @@ class Client:
         for one in [wanted] if wanted is not None else [RunStatus.WAITING, RunStatus.RUNNING]:
             if one not in {RunStatus.WAITING, RunStatus.RUNNING}:
                 continue  # a finished run cannot be cancelled
-            cursor: str | None = None
-            while True:
-                page = self.browse_runs(RunFilter(one, workflow=workflow), cursor, limit=MAX_LIMIT)
-                count += sum(self._cancelled(run.run_id, by) for run in page.runs)
-                if page.cursor is None:
-                    break
-                cursor = page.cursor
+            count += sum(self._cancelled(run.run_id, by) for run in self.each_run(RunFilter(one, workflow=workflow)))
         return count
 
     def _cancelled(self, run_id: str, by: str) -> bool:
@@ -227,6 +221,16 @@ class Client:
     def browse_runs(self, where: RunFilter | None = None, cursor: str | None = None, limit: int = 50) -> RunPage:
         """A page of the runs ``where`` selects (newest first; waiting: soonest deadline first), after ``cursor``."""
         return self.store.browse(where or RunFilter(), cursor, limit)
+
+    def each_run(self, where: RunFilter | None = None) -> Iterator[Run]:
+        """Every run ``where`` selects, a page at a time: the cursor walk ``browse_runs`` pages take."""
+        cursor: str | None = None
+        while True:
+            page = self.browse_runs(where, cursor, limit=MAX_LIMIT)
+            yield from page.runs
+            if page.cursor is None:
+                return
+            cursor = page.cursor
 
     def get_run(self, run_id: str) -> Run:
         """The run with its steps, open waits and outcome, or ``RunNotFound``."""

@@ -14,8 +14,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, TypeVar
 
 from .errors import RunNotFound
-from .models import RunStatus, StepStatus
-from .run_pages import MAX_LIMIT, RunFilter, RunPage
+from .models import Run, RunStatus, StepStatus
+from .run_pages import RunFilter
 
 if TYPE_CHECKING:
     from .client import Client
@@ -29,9 +29,9 @@ class DeadLetters:
     def __init__(self, client: Client) -> None:
         self.client = client
 
-    def page(self, workflow: str | None = None, cursor: str | None = None, limit: int = 50) -> RunPage:
-        """A page of failed runs (latest to fail first), of one workflow if given."""
-        return self.client.browse_runs(RunFilter(RunStatus.FAILED, workflow=workflow), cursor, limit)
+    def runs(self, workflow: str | None = None) -> Iterator[Run]:
+        """Every failed run (latest to fail first), of one workflow if given."""
+        return self.client.each_run(RunFilter(RunStatus.FAILED, workflow=workflow))
 
     def resume(self, run_id: str, *, by: str = "") -> bool:
         """Resume the failed run ``run_id`` from its failed step; False when it is not failed (any more)."""
@@ -65,15 +65,7 @@ class DeadLetters:
             yield from dict.fromkeys(ids)
             return
         # Every id first, then the changes: a resumed run leaves the failed index under the walk.
-        chosen: list[str] = []
-        cursor: str | None = None
-        while True:
-            page = self.page(workflow, cursor, MAX_LIMIT)
-            chosen.extend(run.run_id for run in page.runs)
-            if page.cursor is None:
-                break
-            cursor = page.cursor
-        yield from chosen
+        yield from [run.run_id for run in self.runs(workflow)]
 
     @staticmethod
     def _quietly(action: Callable[..., T], run_id: str, by: str) -> T | None:
