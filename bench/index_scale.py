@@ -48,7 +48,7 @@ def seed(st: Stack, start: int, stop: int, waiting: int) -> None:
             stamp, lease = f"{now:.3f}", repr(now + 3600)
             payload = json.dumps({"userId": f"u{n}", "action": "ship"})
             trigger = dict(prefix=p, run_id=rid, workflow="human-in-loop", payload=payload, now=stamp, lease=lease,
-                           by="", nonce="ab", parent="", depth="")  # fmt: skip
+                           by="", nonce="ab", parent="", depth="", min_replicas=0)  # fmt: skip
             scripts.TRIGGER.queue(pipe, k.for_trigger(rid, queue, queues), trigger)
             claim = dict(prefix=p, run_id=rid, token="tok", now=repr(now), lease=lease, job_id="")
             scripts.CLAIM.queue(pipe, k.for_claim(rid, ""), claim)

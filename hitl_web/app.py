@@ -50,7 +50,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     settings: Settings = app.config.get("SETTINGS") or Settings.from_env(redis_url=app.config["REDIS_URL"])
     configured(settings)  # a bad HITL_NOTIFIERS stops the web process at start, naming the entry
-    connection = connect(settings.redis_url)
+    connection = connect(settings)
     app.extensions["hitl"] = client = Client(connection, settings)
     app.extensions["hitl_realtime"] = rt = Realtime(connection, settings.key_prefix)
     with contextlib.suppress(redis.RedisError):  # Redis may be down at start: /healthz says so

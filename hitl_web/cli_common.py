@@ -20,12 +20,12 @@ class CommandError(Exception):
 def client() -> Client:
     """The engine's client on the environment's Redis, or ``CommandError`` naming what is missing."""
     settings = Settings.from_env()
-    if not settings.redis_url:
+    if not settings.redis_url and not settings.redis_sentinels:
         raise CommandError(
             "REDIS_URL is not set (`hitl-web dev` prints it when it starts, its password masked: "
             "the password is in var/redis/password)"
         )
-    return Client(connect(settings.redis_url), settings)
+    return Client(connect(settings), settings)
 
 
 def print_json(data: Any) -> None:

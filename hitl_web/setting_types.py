@@ -32,7 +32,17 @@ def _duration(value: str) -> str:
     return value.strip()
 
 
+def _host_ports(value: tuple[str, ...]) -> tuple[str, ...]:
+    """``value`` when each item is ``host:port``."""
+    for item in value:
+        host, _, port = item.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"expected host:port, not {item!r}")
+    return value
+
+
 CommaSeparated = Annotated[tuple[str, ...], BeforeValidator(_comma_separated)]
+HostPorts = Annotated[tuple[str, ...], BeforeValidator(_comma_separated), AfterValidator(_host_ports)]
 DurationText = Annotated[str, AfterValidator(_duration)]
 LogLevel = Annotated[
     Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],

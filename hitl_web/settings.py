@@ -21,7 +21,7 @@ from pydantic import AliasChoices, AliasGenerator, Field, ValidationError
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from .setting_types import WEEK, CommaSeparated, DurationText, ListsAsText, LogLevel
+from .setting_types import WEEK, CommaSeparated, DurationText, HostPorts, ListsAsText, LogLevel
 
 
 class SettingsError(ValueError):
@@ -46,6 +46,26 @@ class Settings(BaseSettings):
         validation_alias="REDIS_URL",
         repr=False,  # its password must not reach a log line
         description="the Redis every process shares; empty: `hitl-web dev` starts an embedded one",
+    )
+    redis_sentinels: HostPorts = Field(
+        (),
+        validation_alias="REDIS_SENTINELS",
+        description="`host:port,...` of Redis Sentinels: every process asks them for the primary "
+        "(`REDIS_URL` then gives only the password and database: `redis://:password@/0`)",
+    )
+    redis_sentinel_master: str = Field(
+        "mymaster", min_length=1, validation_alias="REDIS_SENTINEL_MASTER", description="the primary's Sentinel name"
+    )
+    redis_sentinel_password: str = Field(
+        "", repr=False, validation_alias="REDIS_SENTINEL_PASSWORD", description="the Sentinels' own password, if any"
+    )
+    min_replicas: int = Field(
+        0,
+        ge=0,
+        description="replicas that must acknowledge a trigger, a decision and each step's completion before it counts",
+    )
+    replica_timeout: float = Field(
+        1.0, gt=0, le=60, description="seconds to wait for those acknowledgements; past it the caller gets a 503"
     )
     key_prefix: str = Field(
         "hitl",

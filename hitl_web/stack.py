@@ -34,6 +34,10 @@ def process_env(settings: Settings, extra: dict[str, str] | None = None) -> dict
             "PYTHONPATH": str(ROOT),
         }
     )
+    if settings.redis_sentinels:
+        env.update(REDIS_SENTINELS=",".join(settings.redis_sentinels), REDIS_SENTINEL_MASTER=settings.redis_sentinel_master)
+    if settings.min_replicas:
+        env.update(HITL_MIN_REPLICAS=str(settings.min_replicas), HITL_REPLICA_TIMEOUT=str(settings.replica_timeout))
     env.update(extra or {})
     return env
 
@@ -66,6 +70,8 @@ class Workers:
                     "rq.cli",
                     "worker",
                     *(["--with-scheduler"] if with_scheduler else []),
+                    "--connection-class",
+                    "hitl_web.connections.Primary",
                     "--worker-class",
                     "hitl_web.engine.worker.Worker",
                     "--url",
@@ -88,6 +94,7 @@ class Workers:
         log = _log_file(self.log_dir / f"notifier-{len(self.procs)}.log")
         queue = self.settings.queue_name + "-notify"  # notifications/deliveries.py's delivery_queue
         command = [sys.executable, "-m", "rq.cli", "worker", "--with-scheduler", "--url", self.settings.redis_url,
+                   "--connection-class", "hitl_web.connections.Primary",
                    "--name", f"{queue}-{uuid.uuid4().hex[:6]}", queue]  # fmt: skip
         proc = subprocess.Popen(
             command, env=process_env(self.settings, extra_env), cwd=ROOT, stdout=log, stderr=subprocess.STDOUT

@@ -153,7 +153,7 @@ def _seed_finished(client: Client, n: int) -> None:
         for i in range(n):
             rid = f"done-{i}"
             trigger = dict(prefix=p, run_id=rid, workflow="basic", payload="null", now=stamp, lease=lease, by="",
-                           nonce="ab", parent="", depth="")  # fmt: skip
+                           nonce="ab", parent="", depth="", min_replicas=0)  # fmt: skip
             scripts.TRIGGER.queue(pipe, k.for_trigger(rid, queue, queues), trigger)
             claim = dict(prefix=p, run_id=rid, token="tok", now=repr(now), lease=lease, job_id="")
             scripts.CLAIM.queue(pipe, k.for_claim(rid, ""), claim)

@@ -25,8 +25,8 @@ from .embedded_redis import EmbeddedRedis, kept_secret, masked, redis_server_bin
 # repository) runs the same lines; tests/test_front_door.py keeps the two texts equal.
 PROCFILE = """\
 web: gunicorn -c python:hitl_web.gunicorn_conf 'hitl_web:create_app()'
-worker: RQ_REDIS_URL=$REDIS_URL rq worker --with-scheduler --worker-class hitl_web.engine.worker.Worker ${HITL_QUEUE_NAME:-hitl}
-notifier: RQ_REDIS_URL=$REDIS_URL rq worker --with-scheduler ${HITL_QUEUE_NAME:-hitl}-notify
+worker: RQ_REDIS_URL=$REDIS_URL rq worker --connection-class hitl_web.connections.Primary --with-scheduler --worker-class hitl_web.engine.worker.Worker ${HITL_QUEUE_NAME:-hitl}
+notifier: RQ_REDIS_URL=$REDIS_URL rq worker --connection-class hitl_web.connections.Primary --with-scheduler ${HITL_QUEUE_NAME:-hitl}-notify
 """  # noqa: E501 (a Procfile line is one line)
 
 PROCFILE_LINE = re.compile(r"^([A-Za-z0-9_-]+):\s*(.+)$")  # Heroku's (and honcho's) grammar
@@ -174,7 +174,7 @@ def run(args: argparse.Namespace) -> int:
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # a new one is the user's alone
     env = local_env(args, data_dir, settings, os.environ)  # the children's environment: ours, and more
     watch, where = None, ""
-    if not settings.redis_url:
+    if not settings.redis_url and not settings.redis_sentinels:
         try:
             redis_server_binary()
         except RuntimeError:

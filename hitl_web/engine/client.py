@@ -44,9 +44,9 @@ class Client:
     def __init__(self, connection: redis.Redis | None = None, settings: Settings | None = None) -> None:
         self.settings = settings or Settings.from_env()
         if connection is None:
-            if not self.settings.redis_url:
-                raise RuntimeError("no Redis: set REDIS_URL (or HITL_REDIS_URL)")
-            connection = connect(self.settings.redis_url)
+            if not self.settings.redis_url and not self.settings.redis_sentinels:
+                raise RuntimeError("no Redis: set REDIS_URL (or REDIS_SENTINELS)")
+            connection = connect(self.settings)
         self.engine = Engine(connection, self.settings)
         self.store = self.engine.store
         self.groups = Groups(connection, self.store.keys)  # group:<name> in a wait's approvers

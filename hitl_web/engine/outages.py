@@ -1,7 +1,8 @@
 """Redis outages as the engine sees them: which errors are one, what to call them, how a process waits them out.
 
 An outage is Redis unreachable (stopped, restarting, a network cut), full (``maxmemory`` reached
-under ``noeviction``: every write is refused with OOM) or read-only (a replica, mid-failover). None
+under ``noeviction``: every write is refused with OOM), read-only (a replica, mid-failover) or
+unreplicated (fewer replicas acknowledged a write than ``HITL_MIN_REPLICAS`` asks for). None
 of them is the workflow's fault or a worker's: a worker waits, and a run whose execution lost Redis
 comes back through its lease and the sweep, as after a crash.
 """
@@ -14,6 +15,8 @@ import time
 
 import redis
 from redis.exceptions import OutOfMemoryError, ReadOnlyError, ResponseError
+
+from .storage.replication import REFUSED
 
 log = logging.getLogger("hitl_web.worker")
 
@@ -38,6 +41,8 @@ def outage(exc: BaseException) -> str | None:
             return "full"
         if "-READONLY" in text:
             return "read-only"
+        if text.startswith(REFUSED) or f"-{REFUSED}" in text:  # HITL_MIN_REPLICAS, or min-replicas-to-write
+            return "unreplicated"
     return None
 
 
@@ -48,6 +53,8 @@ def describe(exc: BaseException) -> str:
     if kind == "full" and _OOM in text:
         # One wording for a refused command, a pipeline's and a script's.
         return f"full: OOM {text[text.index(_OOM) :]}"
+    if kind == "unreplicated" and text.startswith(REFUSED):
+        return f"{kind}: {text[len(REFUSED) :].strip()}"
     if kind == "unreachable" or kind is None:
         return f"{kind or 'error'}: {type(exc).__name__}"
     return f"{kind}: {text}"

@@ -16,6 +16,7 @@ WHAT_TO_DO = {
     "full": "nothing can be saved until it has memory again",
     "unreachable": "nothing can be read or saved until it is back",
     "read-only": "nothing can be saved until it accepts writes again",
+    "unreplicated": "nothing counts as saved until a replica acknowledges it",
 }
 
 

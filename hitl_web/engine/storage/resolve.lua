@@ -12,7 +12,9 @@ local waiters, many_waiters, due, running, waiting, queue, queues = KEYS[1], KEY
 local run, steps, journal, lookback, lookback_order, audit = KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13]
 local prefix, event_id, resolution, only, now, lease = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local keep, nonce_stem, principal, keep_max, form = ARGV[7], ARGV[8], ARGV[9], tonumber(ARGV[10]), ARGV[11]
-local verdict, vote, audit_max = ARGV[12], ARGV[13], ARGV[14]
+local verdict, vote, audit_max, min_replicas = ARGV[12], ARGV[13], ARGV[14], ARGV[15]
+local missing = replicas_missing(min_replicas)
+if missing then return missing end
 local ids, given_run = {only}, nil
 if only ~= '' then
   given_run = given(prefix, only, run, steps, journal, lookback, lookback_order)

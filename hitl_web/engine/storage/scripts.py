@@ -43,9 +43,9 @@ __all__ = [
 TRIGGER = Spec(
     "trigger",
     keys=(*RUN, "index", *STATUSES, "due", "queue", "queues"),
-    args=("prefix", "run_id", "workflow", "payload", "now", "lease", "by", "nonce", "parent", "depth"),
+    args=("prefix", "run_id", "workflow", "payload", "now", "lease", "by", "nonce", "parent", "depth", "min_replicas"),
     decode=replies.flag,
-    helpers=("_indexes", "_runs"),
+    helpers=("_replicas", "_indexes", "_runs"),
     found=(LEGACY,),
 )
 CLAIM = Spec(
@@ -124,14 +124,14 @@ ASKS = Spec(
 # form: the typed ask's form the resolution was checked against ('' for none); verdict ('approve'
 # or 'reject') and vote (its receipt as JSON): what a quorum ask counts.
 RESOLVE_ARGS: tuple[str, ...] = ("prefix", "event_id", "resolution", "only", "now", "lease", "keep", "nonce_stem")
-RESOLVE_ARGS += ("principal", "keep_max", "form", "verdict", "vote", "audit_max")
+RESOLVE_ARGS += ("principal", "keep_max", "form", "verdict", "vote", "audit_max", "min_replicas")
 RESOLVE = Spec(
     "resolve",
     # RUN: the given run's keys ('' each when the notify names no run).
     keys=("waiters", "many_waiters", "due", "running", "waiting", "queue", "queues", *RUN, "audit"),
     args=RESOLVE_ARGS,
     decode=replies.resolved,
-    helpers=("_indexes", "_runs", "_waits", "_asks"),
+    helpers=("_replicas", "_indexes", "_runs", "_waits", "_asks"),
     found=(
         ("the keys of each run waiting on the event id", "the waiters hash names them"),
         WAITS_OF_STEPS,  # an ask of several answered leaves its own event id's waiters

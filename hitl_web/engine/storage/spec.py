@@ -25,10 +25,11 @@ import redis
 
 from .keys import RUN_KEYS
 from .lua import lua_helpers
+from .replication import Acks, acknowledged
 
 R = TypeVar("R")
 
-HELPERS = ("journal", "_indexes", "_runs", "_waits", "_asks", "_reindex")  # each may call those before it
+HELPERS = ("_replicas", "journal", "_indexes", "_runs", "_waits", "_asks", "_reindex")  # each may call those before it
 RUN = tuple(RUN_KEYS)  # a run's keys (keys.RunKeys.named)
 # The hand-off (``hand_off``, ``_runs.lua``): an ending write claims its worker's next run. KEYS:
 # the RQ queue; ARGV: the next execution's token ('' to claim none) and its lease deadline.
@@ -99,10 +100,20 @@ class Spec(Generic[R]):
         return hashlib.sha1(self.text.encode()).hexdigest()
 
     def call(
-        self, client: redis.Redis, keys: Mapping[str, str], args: Mapping[str, Any], riders: Riders = NO_RIDERS
+        self,
+        client: redis.Redis,
+        keys: Mapping[str, str],
+        args: Mapping[str, Any],
+        riders: Riders = NO_RIDERS,
+        acks: Acks | None = None,
     ) -> R:
-        """Run the script with ``keys`` and ``args`` by name (exactly the spec's), and decode its reply."""
+        """Run the script with ``keys`` and ``args`` by name (exactly the spec's), and decode its reply.
+
+        With ``acks``, the reply counts once enough replicas acknowledged the write (replication.py).
+        """
         flat_keys, flat_args = self._flat(keys, args, riders)
+        if acks is not None:
+            return self.decode(acknowledged(client, (self.sha, self.text), flat_keys, flat_args, acks))
         try:
             reply = client.evalsha(self.sha, len(flat_keys), *flat_keys, *flat_args)
         except redis.exceptions.NoScriptError:

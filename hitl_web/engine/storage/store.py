@@ -23,6 +23,7 @@ from .controls import RunControls
 from .keys import NONCE_STEM_HEX, Keys, new_nonce
 from .pending import Pending as Pending
 from .queries import RunQueries, resolution_of
+from .replication import Acks
 from .replies import Claim as Claim
 from .replies import NextRun
 from .upgrades import Upgrades
@@ -89,6 +90,8 @@ class RunStore(RunQueries, RunControls):
         # The journal entries an execution made go with its next write: they cost no round trip of
         # their own, and never reach Redis before the state they announce.
         self.journal = journal
+        # HITL_MIN_REPLICAS: what a trigger, a decision and an execution's writes wait for (replication.py).
+        self.acks = Acks.of(settings)
 
     def _hand_off(self, take_next: bool) -> dict[str, str]:
         """The hand-off's ARGV (scripts.HAND_OFF_ARGS; its KEYS: the RQ queue): only a worker asks for the next run."""
@@ -113,8 +116,8 @@ class RunStore(RunQueries, RunControls):
         now = time.time()
         args = dict(prefix=self.prefix, run_id=run_id, workflow=workflow, payload=dumps(payload), now=stamp(now),
                     lease=self._lease_deadline(now), by=by or "", nonce=new_nonce(), parent=parent[0],
-                    depth=str(parent[1]) if parent[0] else "")  # fmt: skip
-        return scripts.TRIGGER.call(self.redis, self.keys.for_trigger(run_id, *self.queue_keys), args)
+                    depth=str(parent[1]) if parent[0] else "", min_replicas=self.settings.min_replicas)  # fmt: skip
+        return scripts.TRIGGER.call(self.redis, self.keys.for_trigger(run_id, *self.queue_keys), args, acks=self.acks)
 
     def wake(self, run_id: str) -> None:
         """Queue a wake-up call for the run on the RQ queue (``wake``, the trigger's and the notify's own)."""
@@ -142,7 +145,7 @@ class RunStore(RunQueries, RunControls):
         now = time.time()
         args = dict(prefix=self.prefix, token=token, now=repr(now), lease=self._lease_deadline(now))
         keys = self.keys.for_handoff(self.queue_keys[0])
-        next_run = scripts.HANDOFF.call(self.redis, keys, args, self.journal.riders())
+        next_run = scripts.HANDOFF.call(self.redis, keys, args, self.journal.riders(), self.acks)
         return self._handed(next_run, {"next_token": token})
 
     def take_moved(self, pipe: Any, intermediate: str, token: str, worker_key: str = "", busy: str = "") -> None:
@@ -168,7 +171,8 @@ class RunStore(RunQueries, RunControls):
     def write_steps(self, run_id: str, token: str, pending: Pending) -> bool:
         """Write the pending step records; False when this execution no longer owns the run."""
         args = dict(token=token, **pending.take(), now=stamp())
-        return scripts.WRITE_STEP.call(self.redis, self.keys.for_write_step(run_id), args, self.journal.riders())
+        keys = self.keys.for_write_step(run_id)
+        return scripts.WRITE_STEP.call(self.redis, keys, args, self.journal.riders(), self.acks)
 
     def wait(
         self, run_id: str, token: str, index: int, step: Step, pending: Pending, *, take_next: bool = False
@@ -186,7 +190,7 @@ class RunStore(RunQueries, RunControls):
                     approvers=filed_under(step),
                     filed=repr(step.due if step.due is not None else step.deadline), ladder=ladder(step))  # fmt: skip
         keys = self.keys.for_wait(run_id, step.event_id, self.queue_keys[0])
-        reached = scripts.WAIT.call(self.redis, keys, args, self.journal.riders())
+        reached = scripts.WAIT.call(self.redis, keys, args, self.journal.riders(), self.acks)
         handed = self._handed(reached.next, hand_off)
         if reached.refusal is not None:
             return Reached(reached.state, reached.refusal, handed)
@@ -206,7 +210,7 @@ class RunStore(RunQueries, RunControls):
         args = dict(prefix=self.prefix, run_id=run_id, token=token, **pending.take(), asks=opened, mode=mode,
                     suspend="1" if suspend else "0", now=stamp(), **hand_off)  # fmt: skip
         keys = self.keys.for_asks(run_id, self.queue_keys[0])
-        asked = scripts.ASKS.call(self.redis, keys, args, self.journal.riders())
+        asked = scripts.ASKS.call(self.redis, keys, args, self.journal.riders(), self.acks)
         return Opened(asked.state, asked.resolutions, asked.refusals, self._handed(asked.next, hand_off))
 
     def resolve(
@@ -233,8 +237,9 @@ class RunStore(RunQueries, RunControls):
                     nonce_stem=new_nonce(NONCE_STEM_HEX), principal=principal,
                     keep_max=max(self.settings.lookback_max, 1), form=form,
                     verdict="approve" if vote[0] else "reject", vote=vote[1],
-                    audit_max=self.settings.audit_max_len)  # fmt: skip
-        done = scripts.RESOLVE.call(self.redis, self.keys.for_resolve(event_id, run_id, *self.queue_keys), args)
+                    audit_max=self.settings.audit_max_len, min_replicas=self.settings.min_replicas)  # fmt: skip
+        keys = self.keys.for_resolve(event_id, run_id, *self.queue_keys)
+        done = scripts.RESOLVE.call(self.redis, keys, args, acks=self.acks)
         return resolution_of(event_id, done)
 
     def sweep(self, limit: int = 500) -> list[tuple[str, str, str]]:
@@ -268,7 +273,7 @@ class RunStore(RunQueries, RunControls):
         args = dict(prefix=self.prefix, run_id=run_id, token=token, **pending.take(), wake_at=repr(wake_at),
                     now=stamp(), attempts="" if attempts is None else attempts, **hand_off)  # fmt: skip
         keys = self.keys.for_park(run_id, self.queue_keys[0])
-        ended = scripts.PARK.call(self.redis, keys, args, self.journal.riders())
+        ended = scripts.PARK.call(self.redis, keys, args, self.journal.riders(), self.acks)
         return Ending(ended.taken, self._handed(ended.next, hand_off))
 
     def finish(
@@ -289,7 +294,7 @@ class RunStore(RunQueries, RunControls):
                     field=field_name, value=value, now=stamp(), ttl=self.settings.finished_run_ttl,
                     **hand_off)  # fmt: skip
         keys = self.keys.for_finish(run_id, status.value, self.queue_keys[0])
-        ended = scripts.FINISH.call(self.redis, keys, args, self.journal.riders())
+        ended = scripts.FINISH.call(self.redis, keys, args, self.journal.riders(), self.acks)
         return Ending(ended.taken, self._handed(ended.next, hand_off))
 
 

@@ -5,7 +5,9 @@ local run, steps, journal, lookback, lookback_order = KEYS[1], KEYS[2], KEYS[3],
 local index, running, waiting, completed, failed, cancelled = KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
 local due, queue, queues = KEYS[12], KEYS[13], KEYS[14]
 local prefix, run_id, workflow, payload, now, lease, by, nonce = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
-local parent, depth = ARGV[9], ARGV[10]
+local parent, depth, min_replicas = ARGV[9], ARGV[10], ARGV[11]
+local missing = replicas_missing(min_replicas)
+if missing then return missing end
 local this = given(prefix, run_id, run, steps, journal, lookback, lookback_order)
 if redis.call('EXISTS', run) == 1 then return 0 end
 -- The id of a run that expired may be taken again: its old index entries go first. A run of the
