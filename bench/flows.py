@@ -78,3 +78,26 @@ def bench_hitl(context: WorkflowContext) -> dict[str, Any]:
     status = "approved" if approved else "rejected"
     context.run(f"process-{status}", lambda: {"status": status, "processedAt": int(time.time() * 1000), "userId": user})
     return {"success": True, "approved": approved, "workflowRunId": context.workflow_run_id}
+
+
+def _executed(run_id: str, step: str) -> dict[str, Any]:
+    """Note one execution of ``step`` (``<run id> <step> <pid>`` in ``HITL_SOAK_LOG``): the soak counts re-runs."""
+    path = os.environ.get("HITL_SOAK_LOG")
+    if path:
+        # One short O_APPEND write: lines of concurrent workers never interleave.
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, f"{run_id} {step} {os.getpid()} {time.time()!r}\n".encode())
+        finally:
+            os.close(fd)
+    return {"step": step, "pid": os.getpid()}
+
+
+@workflow("soak", retries=3)
+def soak(context: WorkflowContext) -> dict[str, Any]:
+    """The chaos soak's run (bench/soak.py, tests/test_failover.py): a step, a decision on ``soak-<run id>``, a step."""
+    run_id = context.workflow_run_id
+    context.run("prepare", lambda: _executed(run_id, "prepare"))
+    decision = context.wait_for_event("approval", f"soak-{run_id}", timeout="1h")
+    context.run("apply", lambda: _executed(run_id, "apply"))
+    return {"decision": decision.event_data, "timeout": decision.timeout}

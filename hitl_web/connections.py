@@ -45,19 +45,20 @@ def connect(where: Settings | str, max_connections: int | None = None) -> redis.
 
 def _through_sentinels(settings: Settings, size: int) -> redis.Redis:
     """The primary's client, found through ``settings.redis_sentinels`` (REDIS_URL: its password and database)."""
-    given = parse_url(settings.redis_url or "redis://")
+    given = parse_url(settings.redis_url or "redis://")  # type: ignore[no-untyped-call]
     credentials = {k: given[k] for k in ("username", "password", "db") if given.get(k) is not None}
     sentinels = [(host, int(port)) for host, _, port in (s.rpartition(":") for s in settings.redis_sentinels)]
     # A Sentinel that does not answer within a second is skipped for the next one.
     asked = {"socket_timeout": 1.0, "socket_connect_timeout": 1.0, "password": settings.redis_sentinel_password or None}
-    manager = Sentinel(sentinels, sentinel_kwargs=asked, **credentials)
-    return manager.master_for(
+    manager = Sentinel(sentinels, sentinel_kwargs=asked, **credentials)  # type: ignore[no-untyped-call]
+    primary: redis.Redis = manager.master_for(  # type: ignore[no-untyped-call]
         settings.redis_sentinel_master,
         connection_pool_class=BlockingSentinelPool,
         max_connections=size,
         timeout=POOL_TIMEOUT,
         health_check_interval=HEALTH_CHECK_INTERVAL,
     )
+    return primary
 
 
 class Primary(redis.Redis):

@@ -35,7 +35,9 @@ def process_env(settings: Settings, extra: dict[str, str] | None = None) -> dict
         }
     )
     if settings.redis_sentinels:
-        env.update(REDIS_SENTINELS=",".join(settings.redis_sentinels), REDIS_SENTINEL_MASTER=settings.redis_sentinel_master)
+        env.update(REDIS_SENTINELS=",".join(settings.redis_sentinels),
+                   REDIS_SENTINEL_MASTER=settings.redis_sentinel_master,
+                   REDIS_SENTINEL_PASSWORD=settings.redis_sentinel_password)  # fmt: skip
     if settings.min_replicas:
         env.update(HITL_MIN_REPLICAS=str(settings.min_replicas), HITL_REPLICA_TIMEOUT=str(settings.replica_timeout))
     env.update(extra or {})
