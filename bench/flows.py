@@ -8,16 +8,18 @@ from typing import Any
 
 import redis
 
+from hitl_web.connections import connect
 from hitl_web.engine import WorkflowContext, workflow
+from hitl_web.settings import Settings
 
 _conn: redis.Redis | None = None
 
 
 def conn() -> redis.Redis:
-    """The benchmark's Redis (from the worker's environment)."""
+    """The benchmark's Redis (from the worker's environment: REDIS_URL, or the Sentinels)."""
     global _conn
     if _conn is None:
-        _conn = redis.Redis.from_url(os.environ["REDIS_URL"])
+        _conn = connect(Settings.from_env())
     return _conn
 
 

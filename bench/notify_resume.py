@@ -15,10 +15,15 @@ from bench.stack import Stack, percentiles, plain_rq_workers, report, stack, wai
 from hitl_web.engine import RunStatus
 
 
-def measure_ours(n: int, worker_env: dict[str, str] | None = None, notifier: bool = False) -> list[float]:
-    """notify -> resume of ``n`` runs (``worker_env``: the worker's, e.g. notifiers; ``notifier``: start one)."""
+def measure_ours(
+    n: int, worker_env: dict[str, str] | None = None, notifier: bool = False, replicated: int | None = None
+) -> list[float]:
+    """notify -> resume of ``n`` runs (``worker_env``: the worker's, e.g. notifiers; ``notifier``: start one).
+
+    ``replicated``: behind Sentinels with a replica, that many acknowledgements awaited (bench.stack).
+    """
     samples = []
-    with stack(workers=1, worker_env=worker_env) as st:
+    with stack(workers=1, worker_env=worker_env, replicated=replicated) as st:
         if notifier:
             st.workers.start_notifier(worker_env)
         web = st.web()

@@ -20,6 +20,7 @@ import redis
 
 from hitl_web.connections import connect
 from hitl_web.devtools.embedded_redis import EmbeddedRedis
+from hitl_web.devtools.sentinels import MASTER, SentinelCluster
 from hitl_web.engine import Client
 from hitl_web.settings import Settings
 from hitl_web.stack import WebServer, Workers
@@ -69,19 +70,30 @@ class Stack:
 
 
 @contextmanager
-def stack(workers: int = 1, worker_env: dict[str, str] | None = None, **settings: Any) -> Iterator[Stack]:
-    """Redis (REDIS_URL, or an embedded one), ``workers`` RQ workers (``worker_env`` added to their environment)."""
+def stack(
+    workers: int = 1, worker_env: dict[str, str] | None = None, replicated: int | None = None, **settings: Any
+) -> Iterator[Stack]:
+    """Redis (REDIS_URL, or an embedded one), ``workers`` RQ workers (``worker_env`` added to their environment).
+
+    ``replicated``: a primary with a replica behind three Sentinels instead, with that
+    ``HITL_MIN_REPLICAS`` (0: replicated, no acknowledgement awaited).
+    """
     workdir = Path(tempfile.mkdtemp(prefix="hitl-bench-"))
-    server = None
+    server: EmbeddedRedis | SentinelCluster | None = None
     url = os.environ.get("REDIS_URL")
-    if not url:
+    if replicated is not None:
+        server = SentinelCluster(workdir / "redis").start()
+        url = server.url
+        settings.update(redis_sentinels=tuple(server.sentinels_setting.split(",")), redis_sentinel_master=MASTER,
+                        redis_sentinel_password=server.sentinel_password, min_replicas=replicated)  # fmt: skip
+    elif not url:
         server = EmbeddedRedis(workdir / "redis").start()
         url = server.url
     # Its own Redis: the default key prefix and queue, as a deployment has them. A shared one
     # (REDIS_URL): a prefix of the benchmark's own, so nothing there is touched.
     prefix = Settings().key_prefix if server is not None else f"bench{uuid.uuid4().hex[:8]}"
     s = Settings(redis_url=url, key_prefix=prefix, queue_name=prefix, workflow_modules=MODULES, **settings)
-    conn = connect(url)
+    conn = connect(s)
     st = Stack(s, workdir, conn, Client(conn, s), Workers(s, workdir))
     try:
         st.workers.start(workers, extra_env=worker_env)

@@ -36,30 +36,36 @@ def approver(st: object, realtime: Realtime, expected: int, finished: threading.
     finished.set()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("-n", type=int, default=3000)
-    parser.add_argument("--workers", type=int, default=2)
-    args = parser.parse_args()
-    with stack(workers=args.workers, journal_max_len=100_000) as st:
+def measure(n: int, workers: int, replicated: int | None = None) -> float:
+    """Complete runs per second of ``n`` runs on ``workers`` workers (``replicated``: as bench.stack's)."""
+    with stack(workers=workers, journal_max_len=100_000, replicated=replicated) as st:
         realtime = Realtime(st.redis, st.settings.key_prefix)
         finished = threading.Event()
-        notifier = threading.Thread(target=approver, args=(st, realtime, args.n, finished), daemon=True)
+        notifier = threading.Thread(target=approver, args=(st, realtime, n, finished), daemon=True)
         notifier.start()
         started = time.monotonic()
-        for i in range(args.n):
+        for i in range(n):
             st.client.trigger("human-in-loop", {"userId": f"u{i}", "action": "ship"})
         if not finished.wait(600):
             raise SystemExit("runs did not finish in 600 s")
         elapsed = time.monotonic() - started
         completed = count(st, RunStatus.COMPLETED)
-        if completed != args.n:
-            raise SystemExit(f"only {completed} of {args.n} runs completed")
+        if completed != n:
+            raise SystemExit(f"only {completed} of {n} runs completed")
+    return n / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("-n", type=int, default=3000)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    rate = measure(args.n, args.workers)
     report(
         "throughput",
         n=args.n,
-        runs_per_s=round(args.n / elapsed, 1),
-        seconds=round(elapsed, 2),
+        runs_per_s=round(rate, 1),
+        seconds=round(args.n / rate, 2),
         target=">= 300 runs/s",
         settings={"workers": args.workers, "workflow": "human-in-loop (4 steps, 1 wait)"},
     )
