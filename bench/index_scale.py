@@ -14,12 +14,14 @@ import asyncio
 import json
 import time
 import urllib.request
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import websockets
 
 from bench.stack import Stack, percentiles, report, stack
+from hitl_web.engine.asks import filed_under, ladder
 from hitl_web.engine.journal import Journal
 from hitl_web.engine.models import Step, StepStatus, StepType
 from hitl_web.engine.storage import scripts
@@ -33,8 +35,11 @@ def waiting_at(size: int) -> int:
     return max(50, size * 3 // 100)
 
 
-def seed(st: Stack, start: int, stop: int, waiting: int) -> None:
-    """Runs ``start`` to ``stop``: ``waiting`` of them wait (spread evenly), the others finished."""
+def seed(st: Stack, start: int, stop: int, waiting: int, approvers: Callable[[int], list[str]] | None = None) -> None:
+    """Runs ``start`` to ``stop``: ``waiting`` of them wait (spread evenly), the others finished.
+
+    ``approvers``: who may decide run ``n``'s ask (None: anyone).
+    """
     store, k = st.client.store, st.client.store.keys
     scripts.load_all(store.redis)
     p = store.prefix
@@ -63,11 +68,13 @@ def seed(st: Stack, start: int, stop: int, waiting: int) -> None:
                     event_id=f"approval-{rid}",
                     deadline=now + 86400,
                     message=f"Approve ship for u{n}?",
+                    approvers=approvers(n) if approvers else None,
                 )
                 blob = f"0\t{first.to_json()}\n1\t{wait.to_json()}"
                 wait_args = dict(prefix=p, run_id=rid, token="tok", records=blob, clear="0", index=1,
                                  event_id=f"approval-{rid}", deadline=repr(now + 86400), now=stamp,
-                                 **no_hand_off, approvers="")  # fmt: skip
+                                 **no_hand_off, approvers=filed_under(wait), filed=repr(now + 86400),
+                                 ladder=ladder(wait))  # fmt: skip
                 scripts.WAIT.queue(pipe, k.for_wait(rid, f"approval-{rid}", queue), wait_args)
             elif n % 10 == 9:
                 scripts.CANCEL.queue(

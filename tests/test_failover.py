@@ -8,6 +8,8 @@ survives a SIGKILL of the primary.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -25,7 +27,7 @@ from hitl_web.connections import connect
 from hitl_web.devtools.sentinels import MASTER, SentinelCluster
 from hitl_web.engine import Client, RunStatus
 from hitl_web.settings import Settings
-from hitl_web.stack import WebServer, Workers
+from hitl_web.stack import ROOT, WebServer, Workers, process_env
 from tests.conftest import wait_for_status, wait_until
 
 
@@ -154,7 +156,12 @@ def test_a_decision_without_a_replica_is_a_503_that_changes_nothing(
 ) -> None:
     web, _workers = processes
     client = Client(connect(replicated), replicated)
-    run_id = client.trigger("soak", None)
+    # The command line finds the primary through the Sentinels too.
+    env = process_env(replicated, {"REDIS_SENTINEL_PASSWORD": cluster.sentinel_password})
+    started = subprocess.run([sys.executable, "-m", "hitl_web.cli", "trigger", "soak", "--run-id", "soak-cli"],
+                             env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert started.returncode == 0, started.stderr
+    run_id = "soak-cli"
     wait_for_status(client, run_id, RunStatus.WAITING, timeout=15)
     (replica,) = cluster.replicas()
     replica.stop()
