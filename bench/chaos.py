@@ -160,8 +160,14 @@ def check(
     journal = Realtime(client.store.redis, client.settings.key_prefix)
     broken: list[str] = []
     finished_once = one_outcome = announcements_lost = 0
-    # A decision before the run waits is kept for it (lookback): its one outcome then is "kept".
-    decided = Counter(e["runId"] for e in client.audit.entries() if e["kind"] in ("decided", "kept"))
+    # A decision before the run waits is kept for it (lookback): its outcome then is "kept". A
+    # decision resent after its answer was lost is kept again (one entry per delivery, the same
+    # decision): one outcome is at most one "decided" and one decision however often it came.
+    decisions: dict[str, list[dict[str, Any]]] = {}
+    for e in client.audit.entries():
+        if e["kind"] in ("decided", "kept"):
+            decisions.setdefault(e["runId"], []).append(e)
+    redelivered = 0
     for run_id in ledger.runs:
         if statuses[run_id] != "completed":
             broken.append(f"{run_id}: {statuses[run_id]}, not completed")
@@ -171,9 +177,15 @@ def check(
         names = Counter(event.name for _, event in journal.channel(run_id).history())
         finished, resolved = names["workflow.runFinish"], names["workflow.inputResolved"]
         finished_once += finished <= 1
-        one_outcome += resolved <= 1 and decided[run_id] == 1
-        if decided[run_id] != 1:
-            broken.append(f"{run_id}: decided {decided[run_id]} times in the audit trail")
+        entries = decisions.get(run_id, [])
+        distinct = {json.dumps(e["detail"].get("decision") if isinstance(e["detail"], dict) else e["detail"],
+                               sort_keys=True) for e in entries}  # fmt: skip
+        single = len(distinct) == 1 and sum(e["kind"] == "decided" for e in entries) <= 1
+        one_outcome += resolved <= 1 and single
+        redelivered += len(entries) > 1
+        if not single:
+            kinds = [(e["kind"], e["outcome"], e["detail"]) for e in entries]
+            broken.append(f"{run_id}: not one decision in the audit trail: {kinds}")
         announcements_lost += (finished == 0) + (resolved == 0)
         if finished > 1 or resolved > 1:
             broken.append(f"{run_id}: {finished} runFinish, {resolved} inputResolved")
@@ -202,6 +214,7 @@ def check(
         "decisions_acknowledged": len(ledger.decided),
         "acknowledged_missing": len(lost_triggers),
         "announcements_lost": announcements_lost,
+        "decisions_redelivered": redelivered,
         "steps_rerun": reruns,
         "steps_rerun_unexplained": unexplained,
         "answers": dict(sorted(ledger.answers.items())),

@@ -38,10 +38,21 @@ SHARE = 10  # every tenth seeded ask is alice's, the rest bob's
 GROWING = ("notify_resume_ms", "get_index_ms_p50", "get_run_ms_p50", "get_inbox_ms_p50", "sweep_ms_p50")
 
 
+def script_usec(st: Stack) -> tuple[int, int]:
+    """Redis's count of script calls (EVALSHA) and the microseconds it spent in them, so far."""
+    stats = st.redis.info("commandstats").get("cmdstat_evalsha", {})
+    return int(stats.get("calls", 0)), int(stats.get("usec", 0))
+
+
 def notify_resume(st: Stack, port: int, n: int) -> dict[str, float]:
-    """notify -> resume of ``n`` live runs (``bench-wait``) decided one by one over HTTP."""
+    """notify -> resume of ``n`` live runs (``bench-wait``) decided one by one over HTTP.
+
+    Also the microseconds Redis spent per script call meanwhile (``redis_usec_per_script``): the
+    part of the decision path that is Redis's own.
+    """
     run_ids = [st.client.trigger("bench-wait") for _ in range(n)]
     wait_for(lambda: all(st.client.get_run(r).status is RunStatus.WAITING for r in run_ids), 120, "waits", 0.1)
+    calls, usec = script_usec(st)
     conn = http.client.HTTPConnection("127.0.0.1", port)
     key = resumed_key_for(st.settings.key_prefix)
     samples = []
@@ -52,7 +63,9 @@ def notify_resume(st: Stack, port: int, n: int) -> dict[str, float]:
         conn.getresponse().read()
         samples.append((resumed_at(st, key, run_id) - sent) * 1000)
     wait_for(lambda: st.client.get_run(run_ids[-1]).status is RunStatus.COMPLETED, 30, "last run")
-    return percentiles(samples)
+    calls_after, usec_after = script_usec(st)
+    per_script = round((usec_after - usec) / max(1, calls_after - calls), 1)
+    return {**percentiles(samples), "redis_usec_per_script": per_script}
 
 
 def get_p50(opener: urllib.request.OpenerDirector, url: str, samples: int) -> float:

@@ -103,7 +103,9 @@ def test_what_was_acknowledged_survives_three_primary_kills(
         disruptions.windows.append((killed_at, time.time() + replicated.lease_seconds))
         driving.join(180)
         assert not driving.is_alive()
-        assert new.port != old.port and cluster.primary() is new
+        # (Sentinels may fail over again if the new primary stalls on a busy machine: what was
+        # acknowledged must survive that too, so the test does not pin which node is primary.)
+        assert new.port != old.port
     figures = check(client, ledger, tmp_path / "steps.log", disruptions)
     print(json.dumps(figures))  # the answers the load met (503s, dropped connections), for the record
     assert figures["runs"] == 600 and figures["completed"] == 600, figures

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
+from ..engine.outages import Backoff, outage
 from .channel import STATUS_EVENTS, Realtime
 
 log = logging.getLogger("hitl_web.hub")
@@ -74,6 +75,7 @@ class Hub:
         self.closed = False
         self.thread: threading.Thread | None = None
         self.position = "0-0"
+        self.backoff = Backoff("hub")
 
     def subscribe(self, topic: str, render: Render, audience: str = "") -> Subscription:
         """Receive a render after each batch of events of run ``topic`` (or ``EVERY_RUN``).
@@ -124,10 +126,14 @@ class Hub:
         while not self.closed:
             try:
                 reply = self.realtime.read({self.realtime.all_key: self.position}, self.block_ms)
-            except Exception:
-                log.exception("hub read failed; retrying")
-                threading.Event().wait(0.5)
+            except Exception as exc:
+                if outage(exc) is None:
+                    log.exception("hub read failed; retrying")
+                    threading.Event().wait(0.5)
+                else:  # Redis out (a failover, a restart): one line, then read on from self.position
+                    self.backoff.wait(exc)
                 continue
+            self.backoff.recovered()
             entries = reply.get(self.realtime.all_key)
             if not entries:
                 continue
